@@ -416,6 +416,59 @@ class ButtonPressed(Message):
     press: Literal["single", "double", "long", "very_long"]
 
 
+# --- bridge: settings the hub can change, carried out by voice and panel ------------------------
+
+
+@dataclass(frozen=True)
+class SetWakeSound(Message):
+    """Play (or not) the chime when the wake word is heard; the voice service carries it out."""
+
+    TOPIC: ClassVar[str] = "samantha/voice/wake_sound/set"
+    EXAMPLE: ClassVar[str] = '{"enabled": false}'
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class WakeSoundState(Message):
+    """Whether the wake chime plays (retained; published by the voice service)."""
+
+    TOPIC: ClassVar[str] = "samantha/voice/wake_sound"
+    RETAIN: ClassVar[bool] = True
+    EXAMPLE: ClassVar[str] = '{"enabled": true}'
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class SetLight(Message):
+    """The LED ring as a lamp while the device is idle: on/off, brightness 0-1, colour [r, g, b]
+    0-255; omitted fields stay as they are. The panel service carries it out; device states
+    (listening, speaking, ...) still show over it."""
+
+    TOPIC: ClassVar[str] = "samantha/panel/light/set"
+    EXAMPLE: ClassVar[str] = '{"on": true, "brightness": 0.4, "rgb": [255, 160, 60]}'
+    on: bool | None = None
+    brightness: float | None = None
+    rgb: list[int] | None = None
+
+    def validate(self) -> None:
+        if self.brightness is not None and not 0.0 <= self.brightness <= 1.0:
+            raise BadMessage(f"SetLight.brightness: {self.brightness} is not between 0 and 1")
+        if self.rgb is not None and (len(self.rgb) != 3 or not all(0 <= c <= 255 for c in self.rgb)):
+            raise BadMessage(f"SetLight.rgb: {self.rgb!r:.80} is not three values 0-255")
+
+
+@dataclass(frozen=True)
+class LightState(Message):
+    """The LED ring lamp (retained; published by the panel service)."""
+
+    TOPIC: ClassVar[str] = "samantha/panel/light"
+    RETAIN: ClassVar[bool] = True
+    EXAMPLE: ClassVar[str] = '{"on": true, "brightness": 0.4, "rgb": [255, 160, 60]}'
+    on: bool
+    brightness: float = 1.0
+    rgb: list[int] = field(default_factory=lambda: [255, 255, 255])
+
+
 # --- all services --------------------------------------------------------------------------------
 
 
