@@ -52,7 +52,7 @@ class BusSettings:
     """The local Mosquitto broker the services talk through."""
 
     host: str = setting("127.0.0.1", "broker address (localhost only on the device)")
-    port: int = setting(1883, "broker TCP port", check=port)
+    port: int = setting(1884, "broker TCP port (1884, so a hub broker on 1883 on the same machine is no clash)", check=port)
     socket: str = setting("", "broker unix socket; used instead of host/port when set")
 
 
