@@ -63,11 +63,16 @@ class AudioSettings:
     output: Literal["auto", "pyaudio", "wav", "null"] = setting(
         "auto", "speaker backend: auto = PyAudio if a sound card exists, else null with a warning")
     output_device: str = setting("", "speaker by name (substring) or index; '' = the default device")
-    output_file: str = setting("", "with output = 'wav': the WAV file everything played is written to")
-    input: Literal["auto", "pyaudio", "wav", "stdin"] = setting(
-        "auto", "microphone backend: auto = PyAudio if a sound card exists")
+    output_file: str = setting("", "with output = 'wav': the WAV file everything played is appended to")
+    output_realtime: bool = setting(
+        True, "wav/null output plays at real-time pace, like a speaker (false: as fast as it comes)")
+    input: Literal["auto", "pyaudio", "wav", "stdin", "null"] = setting(
+        "auto", "microphone backend: auto = PyAudio if a sound card exists; stdin = raw 16 kHz mono "
+        "int16; null = silence")
     input_device: str = setting("", "microphone by name (substring) or index; '' = the default device")
-    input_file: str = setting("", "with input = 'wav': the WAV file read as the microphone")
+    input_file: str = setting("", "with input = 'wav': the WAV file read as the microphone (any rate)")
+    input_realtime: bool = setting(
+        True, "with input = 'wav': read the file at real-time pace, like a microphone")
 
 
 SECTIONS: dict[str, type] = {
