@@ -1,0 +1,408 @@
+"""The dialogue model: exact template matching first, the int8 neural model for everything else.
+
+A sentence that a template matches (Home Assistant's, the device's or the user's) is understood
+exactly, with its slots, by hassil. Anything else goes to the neural model: the frozen MiniLM
+encoder and an intent head trained on sentences sampled from the same templates; its slots are
+found in the words (home names fuzzily, numbers, durations) following the nearest training
+sentence of that intent. Its confidence decides whether to act: out-of-scope or garbled input
+gets ``intent=None``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import random
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hassil import Intents, recognize_best
+
+from .encoder import ENCODER_DIR, EmbeddingCache, SentenceEncoder
+from .heads import OnnxHead, softmax_head_onnx, train_softmax
+from .home import Home
+from .sentences import Example, SentenceError, SentenceSet, load_sentences, sample_examples
+from .slots import fill_slots
+
+_LOGGER = logging.getLogger(__name__)
+
+NONE_LABEL = "__none__"
+# Below this the model says "not understood" rather than risk a wrong action.
+CONFIDENCE_MIN = 0.5
+# Cosine similarity to the nearest training sentence at which a paraphrase counts as "close"
+# (full confidence) and at which it counts as unrelated (no confidence).
+SIMILARITY_CLOSE = 0.72
+SIMILARITY_FAR = 0.42
+TEMPLATE_CONFIDENCE = 1.0
+WILDCARD_TEMPLATE_CONFIDENCE = 0.95
+NEIGHBOURS = 8
+MAX_PHRASES = 4000
+# Home Assistant intents tried first: the head's top few, if at all plausible.
+GATE_TOP = 4
+GATE_MIN_PROBABILITY = 0.002
+HEAD_FORMAT = 2  # bump when the files in the state dir change meaning
+_WORD_RE = re.compile(r"[a-z0-9]", re.IGNORECASE)
+
+# Written here, not taken from any test set: things people say near a speaker that are not
+# requests, so the head learns an "out of scope" class besides gibberish.
+_OUT_OF_SCOPE = [
+    "my cat is asleep on the sofa", "let's go to the beach this weekend", "the football was fun yesterday",
+    "I am reading a book about history", "the quick brown fox jumps over the lazy dog",
+    "she said she would call later", "we had pasta for dinner", "my back hurts a bit today",
+    "the train was late again", "I think it might be a good idea", "he bought a new bicycle",
+    "can you believe that", "this soup needs more salt", "they are coming over on friday",
+    "I forgot my umbrella at work", "the kids are playing in the garden", "blue is my favourite colour",
+    "that movie was way too long", "we should paint the fence", "elephants are very big animals",
+    "how do you make a cake from scratch", "why is the sky blue", "write me a poem about the sea",
+    "translate good morning into french", "who won the world cup in nineteen ninety",
+    "tell me a joke about penguins", "order a pizza from the place downtown", "book a flight to rome",
+    "send an email to my boss", "what's the capital of australia", "how far away is the moon",
+    "um", "uh huh", "hmm let me think", "okay so anyway", "and then he said", "no I mean the other one",
+]
+
+
+@dataclass
+class Understanding:
+    """What an utterance means: the intent (None if not understood), its slots, how sure, how fast."""
+
+    text: str
+    intent: str | None
+    slots: dict[str, Any]
+    confidence: float
+    elapsed_ms: float
+
+
+@dataclass
+class _Heads:
+    labels: list[str]
+    head: OnnxHead
+    vectors: np.ndarray  # unit embeddings of the training sentences [N, 384]
+    label_ids: np.ndarray  # [N]
+    frames: list[tuple[str, ...]]
+    fixed: list[dict[str, Any]]
+    template_words: dict[str, set[str]]
+
+
+@dataclass
+class _Engine:
+    """Everything one understanding needs; replaced whole, so a reload is one atomic swap."""
+
+    sentences: SentenceSet
+    ha_intents: Intents
+    own_intents: Intents
+    home: Home
+    slot_lists: dict[str, Any]
+    heads: _Heads
+    custom_dir: Path | None
+    wildcard_names: set[str] = field(default_factory=set)
+
+
+class DialogueModel:
+    """Words -> intent and slots, for one home, trained from sentence templates.
+
+    >>> model = DialogueModel.load(Path("/tmp/state"), None, Home.from_dicts([]))  # doctest: +SKIP
+    >>> model.understand("set a pasta timer for nine minutes").slots                # doctest: +SKIP
+    {'name': 'pasta', 'minutes': 9}
+    """
+
+    def __init__(self, state_dir: Path, encoder: SentenceEncoder, engine: _Engine, language: str) -> None:
+        self.state_dir = Path(state_dir)
+        self.language = language
+        self._encoder = encoder
+        self._engine = engine
+        self._reload_lock = threading.Lock()
+
+    # --- building ------------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls, state_dir: Path, custom_sentences_dir: Path | None, home: Home, language: str = "en"
+    ) -> "DialogueModel":
+        """Load the model for these sentences from ``state_dir``, training it first if needed."""
+        encoder = SentenceEncoder(ENCODER_DIR)
+        sentences = load_sentences(custom_sentences_dir, language)
+        engine = _build_engine(Path(state_dir), encoder, sentences, home, custom_sentences_dir)
+        return cls(Path(state_dir), encoder, engine, language)
+
+    def reload(self, custom_sentences_dir: Path | None = None, home: Home | None = None) -> None:
+        """Re-read the sentences (and retrain if they changed), then swap the new model in.
+
+        A bad sentence file raises :class:`SentenceError` and the current model keeps serving.
+        """
+        with self._reload_lock:
+            old = self._engine
+            custom_dir = Path(custom_sentences_dir) if custom_sentences_dir is not None else old.custom_dir
+            sentences = load_sentences(custom_dir, self.language)
+            engine = _build_engine(self.state_dir, self._encoder, sentences, home or old.home, custom_dir)
+            self._engine = engine
+
+    def set_home(self, home: Home) -> None:
+        """Use this home's names from now on (no retraining: the heads do not depend on names)."""
+        engine = self._engine
+        self._engine = dataclasses.replace(engine, home=home, slot_lists=_slot_lists(engine.sentences, home))
+
+    # --- using ---------------------------------------------------------------------------------
+
+    def understand(self, text: str, context: dict[str, Any] | None = None) -> Understanding:
+        """What ``text`` means. ``context`` may carry the speaker's ``area`` (a name in the home)."""
+        started = time.perf_counter()
+        engine = self._engine  # one engine for the whole call, even if a reload swaps meanwhile
+        text = (text or "").strip()
+        if not _WORD_RE.search(text):
+            return Understanding(text, None, {}, 0.0, _ms(started))
+        intent_context = dict(context or {})
+        embedding = self._encoder.encode_one(text)
+        probs = engine.heads.head(embedding)[0]
+        matched = self._match_templates(engine, text, intent_context, probs)
+        if matched is not None:
+            intent, slots, confidence = matched
+            return Understanding(text, intent, slots, confidence, _ms(started))
+        intent, slots, confidence = self._neural(engine, text, embedding, intent_context, probs)
+        if confidence < CONFIDENCE_MIN:
+            intent, slots = None, {}
+        return Understanding(text, intent, slots, round(confidence, 3), _ms(started))
+
+    def phrases(self) -> list[str]:
+        """Phrases the model knows, with this home's names (bounded; for STT grammars and prompts)."""
+        engine = self._engine
+        examples = sample_examples(engine.sentences, seed=11, home=engine.home)
+        texts = sorted({e.text for e in examples})
+        if len(texts) > MAX_PHRASES:
+            texts = sorted(random.Random(3).sample(texts, MAX_PHRASES))
+        return texts
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _match_templates(self, engine: _Engine, text: str, context: dict[str, Any], probs: np.ndarray):
+        """Exact template match: the device's and user's sentences first, then Home Assistant's.
+
+        Home Assistant's templates are tried first only for the intents the neural head finds
+        plausible (the bulk of hassil's time is spent failing on the others), then all of them.
+        """
+        own = recognize_best(
+            text, engine.own_intents, slot_lists=engine.slot_lists, intent_context=context,
+            language=self.language, best_slot_name="name",
+        )
+        own_wild = own is not None and any(e.is_wildcard for e in own.entities.values())
+        if own is not None and not own_wild and own.intent.name not in engine.ha_intents.intents:
+            return own.intent.name, _slot_values(own), TEMPLATE_CONFIDENCE
+        labels = engine.heads.labels
+        likely = [labels[i] for i in np.argsort(-probs)[:GATE_TOP] if probs[i] >= GATE_MIN_PROBABILITY]
+        likely = [name for name in likely if name in engine.ha_intents.intents]
+        ha = None
+        for subset in (likely, None):
+            if subset == []:
+                continue
+            intents = engine.ha_intents if subset is None else _subset(engine.ha_intents, subset)
+            ha = recognize_best(
+                text, intents, slot_lists=engine.slot_lists, intent_context=context,
+                language=self.language, best_slot_name="name",
+            )
+            if ha is not None:
+                break
+        if own is not None and not own_wild and (ha is None or len(ha.entities) <= len(own.entities)):
+            # The device's own wording of an HA intent, unless HA's adds slots (e.g. the area).
+            return own.intent.name, _slot_values(own), TEMPLATE_CONFIDENCE
+        if ha is not None:
+            wild = any(e.is_wildcard for e in ha.entities.values())
+            return ha.intent.name, _slot_values(ha), WILDCARD_TEMPLATE_CONFIDENCE if wild else TEMPLATE_CONFIDENCE
+        if own is not None:
+            return own.intent.name, _slot_values(own), WILDCARD_TEMPLATE_CONFIDENCE
+        return None
+
+    def _neural(self, engine: _Engine, text: str, embedding: np.ndarray, context: dict[str, Any], probs=None):
+        heads = engine.heads
+        if probs is None:
+            probs = heads.head(embedding)[0]
+        best = int(np.argmax(probs))
+        label = heads.labels[best]
+        if label == NONE_LABEL:
+            return None, {}, 0.0
+        sims = heads.vectors @ embedding
+        own = np.flatnonzero(heads.label_ids == best)
+        order = own[np.argsort(-sims[own])[:NEIGHBOURS]]
+        nearest = float(sims[order[0]]) if len(order) else 0.0
+        closeness = float(np.clip((nearest - SIMILARITY_FAR) / (SIMILARITY_CLOSE - SIMILARITY_FAR), 0.0, 1.0))
+        best_slots: dict[str, Any] = {}
+        best_fill = -1.0
+        for index in order:
+            slots, fill = fill_slots(
+                text, label, heads.frames[index], heads.fixed[index], engine.home,
+                heads.template_words.get(label, set()), context,
+            )
+            if fill > best_fill + 1e-9:
+                best_slots, best_fill = slots, fill
+            if fill >= 1.0:
+                break
+        confidence = float(probs[best]) * closeness * (0.5 + 0.5 * max(best_fill, 0.0))
+        return label, best_slots, confidence
+
+
+def _subset(intents: Intents, names: list[str]) -> Intents:
+    return Intents(
+        language=intents.language,
+        intents={name: intents.intents[name] for name in names},
+        slot_lists=intents.slot_lists,
+        expansion_rules=intents.expansion_rules,
+        skip_words=intents.skip_words,
+        settings=intents.settings,
+    )
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+def _slot_values(result: Any) -> dict[str, Any]:
+    slots = {}
+    for entity in result.entities.values():
+        value = entity.value
+        if isinstance(value, str) and entity.is_wildcard:
+            value = value.strip()
+        slots[entity.name] = value
+    return slots
+
+
+def _slot_lists(sentences: SentenceSet, home: Home) -> dict[str, Any]:
+    lists = home.slot_lists()
+    return lists
+
+
+def _gibberish(count: int, vocab: list[str], seed: int = 5) -> list[str]:
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = []
+    for i in range(count):
+        if i % 3 == 0:
+            out.append(" ".join("".join(rng.choice(letters) for _ in range(rng.randint(2, 8))) for _ in range(rng.randint(1, 5))))
+        else:
+            out.append(" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 6))))
+    return out
+
+
+def _negative_examples(encoder: SentenceEncoder) -> list[str]:
+    vocab = [w for w in encoder.tokenizer.get_vocab() if w.isalpha() and len(w) > 3]
+    vocab.sort()
+    return _OUT_OF_SCOPE + _gibberish(1200, vocab)
+
+
+def _template_words(examples: list[Example]) -> dict[str, set[str]]:
+    """Per intent, words its fixed wording uses (to cut wildcard values out of paraphrases)."""
+    from .sentences import _GENERIC_WILDCARD, _SAMPLE_WILDCARDS
+
+    filler = {w for values in _SAMPLE_WILDCARDS.values() for v in values for w in v.split()}
+    filler |= {w for v in _GENERIC_WILDCARD for w in v.split()}
+    counts: dict[str, dict[str, int]] = {}
+    for example in examples:
+        table = counts.setdefault(example.intent, {})
+        for word in set(example.text.lower().split()):
+            table[word] = table.get(word, 0) + 1
+    words: dict[str, set[str]] = {}
+    for intent, table in counts.items():
+        words[intent] = {w for w in table if w not in filler} | {"please", "can", "you", "could", "would", "samantha"}
+    return words
+
+
+def _build_engine(
+    state_dir: Path, encoder: SentenceEncoder, sentences: SentenceSet, home: Home, custom_dir: Path | None
+) -> _Engine:
+    try:
+        ha_intents = Intents.from_dict(sentences.ha)
+        own_intents = Intents.from_dict(sentences.own)
+    except Exception as err:  # a custom file that parses as YAML but not as templates
+        raise SentenceError(custom_dir or "sentences", None, str(err)) from None
+    heads = _load_or_train(state_dir, encoder, sentences)
+    return _Engine(sentences, ha_intents, own_intents, home, _slot_lists(sentences, home), heads, custom_dir)
+
+
+def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: SentenceSet) -> _Heads:
+    nlu_dir = state_dir / "nlu"
+    fingerprint = f"{HEAD_FORMAT}-{sentences.fingerprint()}"
+    meta_path = nlu_dir / "heads.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("fingerprint") == fingerprint:
+            return _read_heads(nlu_dir, meta)
+    except (OSError, ValueError, KeyError):
+        pass
+    started = time.perf_counter()
+    examples = sample_examples(sentences)
+    negatives = _negative_examples(encoder)
+    texts = [e.text for e in examples] + negatives
+    labels = sorted({e.intent for e in examples}) + [NONE_LABEL]
+    index = {name: i for i, name in enumerate(labels)}
+    y = np.array([index[e.intent] for e in examples] + [index[NONE_LABEL]] * len(negatives), dtype=np.int64)
+    cache = EmbeddingCache(nlu_dir / "embeddings.npz", _manifest_sha())
+    x = cache.embed(encoder, texts, progress=True)
+    cache.save()
+    w, b = train_softmax(x, y, len(labels), progress=True)
+    head_bytes = softmax_head_onnx(w, b)
+    n = len(examples)
+    heads = _Heads(
+        labels=labels,
+        head=OnnxHead(head_bytes),
+        vectors=x[:n].astype(np.float32),
+        label_ids=y[:n],
+        frames=[e.frame for e in examples],
+        fixed=[dict(e.fixed) for e in examples],
+        template_words=_template_words(examples),
+    )
+    _write_heads(nlu_dir, fingerprint, head_bytes, heads)
+    _LOGGER.info("Trained the dialogue model on %d sentences in %.1f s", len(texts), time.perf_counter() - started)
+    return heads
+
+
+def _manifest_sha() -> str:
+    import hashlib
+
+    manifest = ENCODER_DIR.parent / "manifest.toml"
+    data = manifest.read_bytes() if manifest.exists() else b""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(data)
+    os.replace(tmp, path)
+
+
+def _write_heads(nlu_dir: Path, fingerprint: str, head_bytes: bytes, heads: _Heads) -> None:
+    nlu_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(nlu_dir / "intent_head.onnx", head_bytes)
+    fd, tmp = tempfile.mkstemp(dir=nlu_dir, suffix=".npz")
+    os.close(fd)
+    np.savez(tmp, vectors=heads.vectors.astype(np.float16), label_ids=heads.label_ids)
+    os.replace(tmp, nlu_dir / "examples.npz")
+    meta = {
+        "fingerprint": fingerprint,
+        "labels": heads.labels,
+        "frames": [list(f) for f in heads.frames],
+        "fixed": heads.fixed,
+        "template_words": {k: sorted(v) for k, v in heads.template_words.items()},
+    }
+    # Written last: the heads are only "there" once their metadata names their fingerprint.
+    _atomic_write(nlu_dir / "heads.json", json.dumps(meta).encode("utf-8"))
+
+
+def _read_heads(nlu_dir: Path, meta: dict[str, Any]) -> _Heads:
+    with np.load(nlu_dir / "examples.npz") as data:
+        vectors = data["vectors"].astype(np.float32)
+        label_ids = data["label_ids"]
+    return _Heads(
+        labels=meta["labels"],
+        head=OnnxHead((nlu_dir / "intent_head.onnx").read_bytes()),
+        vectors=vectors,
+        label_ids=label_ids,
+        frames=[tuple(f) for f in meta["frames"]],
+        fixed=meta["fixed"],
+        template_words={k: set(v) for k, v in meta["template_words"].items()},
+    )

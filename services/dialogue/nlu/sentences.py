@@ -1,0 +1,319 @@
+"""Sentence templates: Home Assistant's, the device's own, and the user's custom sentences.
+
+All three are Home Assistant's sentence YAML. The user's folder is read with line numbers so that
+a mistake is reported as ``file:line: message``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+from hassil import Intents, parse_sentence
+from hassil.expression import (
+    Alternative,
+    Expression,
+    ListReference,
+    Permutation,
+    RuleReference,
+    Sentence,
+    Sequence,
+    TextChunk,
+)
+from hassil.intents import RangeSlotList, SlotList, TextSlotList, WildcardSlotList
+from hassil.util import merge_dict, normalize_whitespace
+
+DEVICE_SENTENCES_DIR = Path(__file__).resolve().parent.parent / "sentences"
+
+
+class SentenceError(ValueError):
+    """A sentence file that cannot be used; names the file and the line.
+
+    >>> str(SentenceError("/etc/samantha/sentences/lights.yaml", 4, "unbalanced brackets"))
+    '/etc/samantha/sentences/lights.yaml:4: unbalanced brackets'
+    """
+
+    def __init__(self, file: str | Path, line: int | None, message: str) -> None:
+        self.file = str(file)
+        self.line = line
+        self.message = message
+        where = f"{self.file}:{line}" if line is not None else self.file
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class SentenceSet:
+    """Templates ready for matching (hassil) and for sampling training sentences."""
+
+    ha: dict[str, Any]  # Home Assistant's templates (intents, lists, expansion_rules, skip_words)
+    own: dict[str, Any]  # the device's and the user's intents, with HA's lists and rules
+    own_intents: set[str] = field(default_factory=set)
+    custom_intents: set[str] = field(default_factory=set)
+
+    def fingerprint(self) -> str:
+        """Changes whenever any template, list or rule changes."""
+        text = json.dumps([self.ha, self.own], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def load_ha_templates(language: str) -> dict[str, Any]:
+    """Home Assistant's templates for ``language`` from the pinned home-assistant-intents."""
+    import home_assistant_intents
+
+    data = home_assistant_intents.get_intents(language)
+    if data is None:
+        raise SentenceError("home-assistant-intents", None, f"no templates for language {language!r}")
+    return data
+
+
+def load_sentence_dir(directory: Path, language: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Read every *.yaml under ``directory`` (sorted); each file checked, errors with file:line."""
+    loaded = []
+    for path in sorted(directory.rglob("*.yaml")) + sorted(directory.rglob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark or err.context_mark
+            line = mark.line + 1 if mark is not None else None
+            raise SentenceError(path, line, f"not valid YAML: {err.problem or err}") from None
+        if data is None:
+            continue
+        _check_file(path, text, data, language)
+        if data.get("language", language) == language:
+            loaded.append((path, data))
+    return loaded
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None
+
+
+def _check_file(path: Path, text: str, data: Any, language: str) -> None:
+    if not isinstance(data, dict):
+        raise SentenceError(path, 1, "expected a mapping with 'language' and 'intents'")
+    intents = data.get("intents", {})
+    if not isinstance(intents, dict):
+        raise SentenceError(path, _line_of(text, "intents"), "'intents' must be a mapping of intent names")
+    for name, intent in intents.items():
+        line = _line_of(text, f"{name}:")
+        if not isinstance(intent, dict) or not isinstance(intent.get("data"), list):
+            raise SentenceError(path, line, f"intent {name} needs a 'data' list")
+        for block in intent["data"]:
+            if not isinstance(block, dict) or not isinstance(block.get("sentences"), list):
+                raise SentenceError(path, line, f"intent {name}: each data item needs a 'sentences' list")
+            for sentence in block["sentences"]:
+                if not isinstance(sentence, str):
+                    raise SentenceError(path, line, f"intent {name}: sentence {sentence!r} is not text")
+                try:
+                    parse_sentence(sentence)
+                except Exception as err:  # hassil raises several types for bad templates
+                    raise SentenceError(
+                        path, _line_of(text, sentence) or line, f"bad template {sentence!r}: {err}"
+                    ) from None
+    for key in ("lists", "expansion_rules"):
+        if not isinstance(data.get(key, {}), dict):
+            raise SentenceError(path, _line_of(text, key), f"'{key}' must be a mapping")
+
+
+def load_sentences(custom_dir: Path | None, language: str = "en") -> SentenceSet:
+    """HA's templates plus the device's own plus the user's custom sentences, checked."""
+    ha = load_ha_templates(language)
+    own: dict[str, Any] = {"language": language, "intents": {}}
+    own_intents: set[str] = set()
+    custom_intents: set[str] = set()
+    device_dir = DEVICE_SENTENCES_DIR / language
+    sources = [(device_dir, own_intents)]
+    if custom_dir is not None and Path(custom_dir).is_dir():
+        sources.append((Path(custom_dir), custom_intents))
+    for directory, names in sources:
+        for path, data in load_sentence_dir(directory, language):
+            names.update(data.get("intents", {}))
+            merge_dict(own, data)
+    # The device's and the user's sentences may use HA's lists and rules (<timer_duration>, {area}).
+    lists = copy.deepcopy(ha.get("lists", {}))
+    lists.update(own.get("lists", {}))
+    rules = dict(ha.get("expansion_rules", {}))
+    rules.update(own.get("expansion_rules", {}))
+    own["lists"], own["expansion_rules"] = lists, rules
+    own["skip_words"] = ha.get("skip_words", [])
+    for name, path in _intent_files(sources, language).items():
+        try:
+            Intents.from_dict({**own, "intents": {name: own["intents"][name]}})
+        except Exception as err:
+            raise SentenceError(path, None, f"intent {name}: {err}") from None
+    return SentenceSet(ha=ha, own=own, own_intents=own_intents, custom_intents=custom_intents)
+
+
+def _intent_files(sources: list[tuple[Path, set[str]]], language: str) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for directory, _ in sources:
+        for path in sorted(directory.rglob("*.y*ml")):
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            for name in data.get("intents", {}):
+                files.setdefault(name, path)
+    return files
+
+
+# --- sampling training sentences -------------------------------------------------------------
+
+# Values for slots while sampling. The heads learn the shape of a request, not this home's
+# names: the home changes without retraining, and its names are matched separately.
+_SAMPLE_AREAS = [
+    "kitchen", "living room", "bedroom", "office", "garage", "bathroom", "hallway", "dining room",
+    "basement", "garden", "nursery", "attic", "guest room", "patio", "study", "laundry room",
+    "kids room", "porch", "den", "lounge",
+]
+_SAMPLE_FLOORS = ["upstairs", "downstairs", "ground floor", "first floor", "second floor", "top floor", "cellar"]
+_SAMPLE_NAMES = {
+    "light": ["ceiling light", "desk lamp", "floor lamp", "reading light", "porch light", "strip lights", "chandelier", "bedside lamp"],
+    "switch": ["coffee maker", "heater plug", "fountain", "christmas tree", "kettle"],
+    "fan": ["ceiling fan", "tower fan", "extractor fan", "desk fan"],
+    "cover": ["garage door", "blinds", "curtains", "roller shutter", "skylight", "awning"],
+    "lock": ["front door", "back door", "patio lock", "gate lock"],
+    "climate": ["thermostat", "air conditioner", "heat pump", "radiator"],
+    "media_player": ["tv", "speaker", "sonos", "radio", "stereo", "soundbar"],
+    "vacuum": ["roborock", "hoover", "robot vacuum"],
+    "lawn_mower": ["mower", "robot mower"],
+    "sensor": ["outdoor temperature", "humidity sensor", "power meter", "air quality", "rain gauge"],
+    "binary_sensor": ["window sensor", "motion sensor", "smoke detector", "leak sensor", "doorbell"],
+    "weather": ["forecast", "home weather"],
+    "todo": ["groceries", "chores", "hardware store", "packing"],
+    "scene": ["movie night", "dinner time", "relax", "bright mode"],
+    "script": ["good night", "morning routine", "leave home"],
+    "person": ["alice", "bob", "grandma", "sam"],
+    "valve": ["water valve", "sprinkler", "gas valve"],
+}
+_SAMPLE_WILDCARDS = {
+    "item": ["milk", "eggs", "bread and butter", "paper towels", "dog food", "call the plumber", "batteries"],
+    "fact": ["my sister's birthday is on june fifth", "the spare key is under the pot", "I parked on level three", "tom likes green tea", "the wifi password is on the fridge"],
+    "query": ["my sister's birthday", "the spare key", "where I parked", "tom's favourite tea", "the wifi password", "the dentist appointment"],
+    "person_name": ["alice", "tom", "maria jones", "sam"],
+    "time": ["7:30 am", "seven thirty", "six o'clock", "noon", "half past eight", "5 pm", "quarter to seven"],
+    "timer_name": ["pasta", "eggs", "laundry", "pizza", "tea"],
+    "message": ["dinner is ready", "time for bed", "the car is here", "please come downstairs"],
+    "search_query": ["jazz", "the beatles", "my morning playlist", "bohemian rhapsody", "a podcast about space"],
+    "conversation_command": ["turn off the lights", "lock the front door", "open the blinds"],
+}
+_GENERIC_WILDCARD = ["something", "the blue one", "my keys", "the big meeting", "tomorrow morning"]
+_SAMPLES_PER_TEMPLATE = 10
+_MAX_TRIES_PER_TEMPLATE = 30
+
+
+@dataclass(frozen=True)
+class Example:
+    """One sampled training sentence and what it means."""
+
+    text: str
+    intent: str
+    frame: tuple[str, ...]  # slot names the sentence carries (sorted)
+    fixed: tuple[tuple[str, Any], ...] = ()  # slots the template sets itself, e.g. domain=light
+
+
+class _Sampler:
+    def __init__(self, data: dict[str, Any], rng: random.Random, language: str, home: Any = None) -> None:
+        self.intents = Intents.from_dict(data)
+        self.rng = rng
+        self.language = language
+        self.areas, self.floors, self.names = _SAMPLE_AREAS, _SAMPLE_FLOORS, _SAMPLE_NAMES
+        if home is not None and home.entities:
+            self.areas = [a.name for a in home.areas] or _SAMPLE_AREAS
+            self.floors = [f.name for f in home.floors] or _SAMPLE_FLOORS
+            self.names = {}
+            for entity in home.entities:
+                self.names.setdefault(entity.domain, []).append(entity.name)
+
+    def examples(self) -> Iterator[Example]:
+        for intent in self.intents.intents.values():
+            for block in intent.data:
+                context = block.requires_context or {}
+                domain = context.get("domain") or block.slots.get("domain")
+                for sentence in block.sentences:
+                    seen: set[str] = set()
+                    for _ in range(_MAX_TRIES_PER_TEMPLATE):
+                        slots: dict[str, Any] = {}
+                        words = self._expr(sentence.expression, block, slots, domain)
+                        text = normalize_whitespace(words).strip()
+                        if text and text not in seen:
+                            seen.add(text)
+                            frame = set(slots) | set(block.slots)
+                            for key, spec in context.items():
+                                if isinstance(spec, dict) and spec.get("slot"):
+                                    frame.add(key)
+                            fixed = tuple(sorted((k, v) for k, v in block.slots.items() if isinstance(v, (str, int, float))))
+                            yield Example(text, intent.name, tuple(sorted(frame)), fixed)
+                        if len(seen) >= _SAMPLES_PER_TEMPLATE:
+                            break
+
+    def _expr(self, expr: Expression, block: Any, slots: dict[str, Any], domain: Any) -> str:
+        rng = self.rng
+        if isinstance(expr, TextChunk):
+            return expr.original_text
+        if isinstance(expr, Alternative):
+            return self._expr(rng.choice(expr.items), block, slots, domain) if expr.items else ""
+        if isinstance(expr, Permutation):
+            items = list(expr.items)
+            rng.shuffle(items)
+            return " ".join(self._expr(item, block, slots, domain) for item in items)
+        if isinstance(expr, Sequence):
+            return "".join(self._expr(item, block, slots, domain) for item in expr.items)
+        if isinstance(expr, RuleReference):
+            rule = block.expansion_rules.get(expr.rule_name) or self.intents.expansion_rules.get(expr.rule_name)
+            return self._expr(rule.expression, block, slots, domain) if rule else ""
+        if isinstance(expr, ListReference):
+            return self._list(expr, block, slots, domain)
+        return ""
+
+    def _list(self, ref: ListReference, block: Any, slots: dict[str, Any], domain: Any) -> str:
+        rng = self.rng
+        name = ref.list_name
+        slots[ref.slot_name] = True
+        if ref.is_inline_range:
+            start, stop, step = ref.get_inline_range()
+            return str(rng.randrange(start, stop + 1, step))
+        if name == "area":
+            return rng.choice(self.areas)
+        if name == "floor":
+            return rng.choice(self.floors)
+        if name == "name":
+            domains = [domain] if isinstance(domain, str) else list(domain or []) or list(self.names)
+            pool = [n for d in domains for n in self.names.get(d, [])] or [
+                n for names in self.names.values() for n in names
+            ]
+            return rng.choice(pool)
+        slot_list: SlotList | None = block.slot_lists.get(name) or self.intents.slot_lists.get(name)
+        if isinstance(slot_list, TextSlotList) and slot_list.values:
+            value = rng.choice(slot_list.values)
+            return self._expr(value.text_in, block, slots, domain)
+        if isinstance(slot_list, RangeSlotList):
+            numbers = list(range(slot_list.start, slot_list.stop + 1, slot_list.step))
+            return str(rng.choice(numbers))
+        if isinstance(slot_list, WildcardSlotList) or name in block.wildcard_list_names:
+            return rng.choice(_SAMPLE_WILDCARDS.get(name) or _SAMPLE_WILDCARDS.get(ref.slot_name) or _GENERIC_WILDCARD)
+        return rng.choice(_GENERIC_WILDCARD)
+
+
+def sample_examples(sentences: SentenceSet, seed: int = 7, home: Any = None) -> list[Example]:
+    """Sentences sampled from every template (a few per template, deterministic for a seed).
+
+    Without ``home`` the slots get generic names (for training); with it, the home's own.
+    """
+    examples: list[Example] = []
+    language = sentences.ha.get("language", "en")
+    for data in (sentences.ha, sentences.own):
+        examples.extend(_Sampler(data, random.Random(seed), language, home).examples())
+    return examples
+
+
+def parse_template(text: str) -> Sentence:
+    """Parse one template (used to check custom sentences)."""
+    return parse_sentence(text)
