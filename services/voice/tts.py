@@ -48,6 +48,10 @@ class TtsError(RuntimeError):
     """A sentence could not be synthesised."""
 
 
+class PiperVoiceMissing(TtsError):
+    """The Piper voice file is not there; restarting Piper would not help."""
+
+
 @dataclass(frozen=True)
 class Speech:
     """Synthesised audio: int16 mono samples at rate, and which engine made them."""
@@ -170,9 +174,9 @@ class PiperProcess:
     def start(self) -> None:
         """Start Piper and wait until it has loaded the voice and spoken once; TtsError if not."""
         if not self.model.is_file():
-            raise TtsError(f"Piper voice {self.model} does not exist")
+            raise PiperVoiceMissing(f"Piper voice {self.model} does not exist")
         if not self.config.is_file():
-            raise TtsError(f"Piper voice config {self.config} does not exist")
+            raise PiperVoiceMissing(f"Piper voice config {self.config} does not exist")
         shm = Path("/dev/shm")
         self._folder = Path(tempfile.mkdtemp(prefix="samantha-piper-",
                                              dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
@@ -294,6 +298,10 @@ class Synthesizer:
         began = time.monotonic()
         try:
             self.piper.start()
+        except PiperVoiceMissing as err:
+            self.piper.close()
+            _LOGGER.error("%s; speaking with espeak-ng", err)
+            return
         except TtsError as err:
             self.piper.close()
             self._piper_failed(str(err))
