@@ -1,0 +1,323 @@
+"""The dialogue service: transcripts in, replies and device actions out, and the device's state.
+
+It loads the dialogue model once, writes the phrases it knows to ``<state>/vocabulary.txt`` for
+the listener, and runs the conversation (skills, memory, timers). It also owns the device state
+machine (idle, wake, listening, thinking, speaking, muted, error, timer_ringing), published retained
+for the LEDs and the hub, and decides what a single button press means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..messages import (
+    ButtonPressed,
+    DeviceState,
+    HomeCommandResult,
+    HomeEntities,
+    IntentRecognized,
+    ListenNow,
+    ListeningEnded,
+    ListeningStarted,
+    Message,
+    MuteState,
+    Say,
+    ServiceError,
+    SpeakingFinished,
+    SpeakingStarted,
+    StopListening,
+    StopSpeaking,
+    TranscriptReady,
+    VolumeState,
+    WakeDetected,
+)
+from ..service import Service
+from .conversation import Conversation
+from .nlu import DialogueModel, Home, SentenceError
+from .store import Store
+from .turn import Turn
+
+_LOGGER = logging.getLogger(__name__)
+
+VOCABULARY_FILE = "vocabulary.txt"
+ERROR_SHOW_S = 3.0  # how long the "error" state shows after a service reports a problem
+AFTER_SPEAKING_TIMEOUT_S = 15.0  # send deferred actions even if the speaker never says it finished
+WAKE_TIMEOUT_S = 10.0  # "wake" without "listening started" (listener gone) falls back to idle
+
+
+def write_vocabulary(path: Path, phrases: list[str]) -> None:
+    """One phrase per line, replaced atomically so the listener never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=".vocabulary-",
+                                     delete=False) as handle:
+        handle.write("\n".join(phrases) + "\n")
+        temporary = handle.name
+    os.replace(temporary, path)
+
+
+class DeviceStateMachine:
+    """What the device is doing, from the events of all services; publishes on change only."""
+
+    def __init__(self, publish) -> None:
+        self.publish = publish
+        self.muted = False
+        self.ringing = False
+        self.speaking = False
+        self.listening = False
+        self.thinking = False
+        self.wake = False
+        self.error_until = 0.0
+        self.state = "idle"
+
+    def current(self) -> str:
+        if self.muted:
+            return "muted"
+        if self.ringing:
+            return "timer_ringing"
+        if time.monotonic() < self.error_until:
+            return "error"
+        if self.speaking:
+            return "speaking"
+        if self.thinking:
+            return "thinking"
+        if self.listening:
+            return "listening"
+        if self.wake:
+            return "wake"
+        return "idle"
+
+    def update(self, force: bool = False) -> None:
+        state = self.current()
+        if state != self.state or force:
+            self.state = state
+            self.publish(DeviceState(state=state))  # type: ignore[arg-type]
+
+
+class DialogueService(Service):
+    """Understands transcripts, runs the skills, speaks the replies, owns the device state."""
+
+    name = "dialogue"
+    subscriptions = (
+        TranscriptReady, ButtonPressed, HomeCommandResult, HomeEntities, SpeakingStarted, SpeakingFinished,
+        ListeningStarted, ListeningEnded, WakeDetected, MuteState, StopSpeaking, VolumeState, ServiceError,
+    )
+
+    def __init__(self, settings, bus) -> None:
+        super().__init__(settings, bus)
+        self.dialogue = settings.dialogue
+        self.state_dir: Path = settings.state_dir
+        self.model: DialogueModel | None = None
+        self.conversation: Conversation | None = None
+        self.store: Store | None = None
+        self.machine = DeviceStateMachine(self.bus.publish)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-model")
+        self._turns = asyncio.Lock()
+        self._reply_ids = itertools.count(1)
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._wake_handle: asyncio.TimerHandle | None = None
+        self._deferred_for = ""  # the reply after which conversation.after_speaking is sent
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def _custom_dir(self) -> Path | None:
+        folder = Path(self.dialogue.sentences_dir) if self.dialogue.sentences_dir else None
+        return folder if folder is not None and folder.is_dir() else None
+
+    def _settings_home(self) -> Home:
+        return Home.from_dicts(self.dialogue.entities, areas=self.dialogue.areas, floors=self.dialogue.floors)
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(self.state_dir)
+        home = self._settings_home()
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        self.model = await loop.run_in_executor(
+            self._executor, DialogueModel.load, self.state_dir, self._custom_dir(), home, "en")
+        _LOGGER.info("Dialogue model ready in %.1f s", time.perf_counter() - started)
+        await self._write_vocabulary()
+        self.conversation = Conversation(self.dialogue, self.store, self.bus.publish, home,
+                                         volume=self.settings.voice.volume)
+        self.conversation.ringer.on_change = self._ringing_changed
+
+    async def connected(self) -> None:
+        self.machine.update(force=True)
+
+    async def run(self) -> None:
+        assert self.conversation is not None
+        await self.conversation.run()
+
+    async def reload(self) -> None:
+        """SIGHUP: retrain from changed custom sentences and swap the model in, no restart."""
+        if self.model is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self.model.reload, self._custom_dir(), None)
+        except SentenceError as err:
+            self.report_error(f"custom sentences not loaded, the previous ones stay: {err}")
+            return
+        await self._write_vocabulary()
+        _LOGGER.info("Dialogue model reloaded")
+
+    async def stop(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.store is not None:
+            self.store.close()
+
+    async def _write_vocabulary(self) -> None:
+        assert self.model is not None
+        loop = asyncio.get_running_loop()
+        phrases = await loop.run_in_executor(self._executor, self.model.phrases)
+        write_vocabulary(self.state_dir / VOCABULARY_FILE, phrases)
+        _LOGGER.info("Wrote %d phrases to %s", len(phrases), self.state_dir / VOCABULARY_FILE)
+
+    # --- the bus --------------------------------------------------------------------------------
+
+    async def handle(self, message: Message) -> None:
+        machine = self.machine
+        conversation = self.conversation
+        assert conversation is not None
+        if isinstance(message, TranscriptReady):
+            machine.listening = False
+            machine.wake = False
+            if message.text.strip():
+                machine.thinking = True
+                self.spawn(self._on_transcript(message))
+        elif isinstance(message, ButtonPressed):
+            self._on_button(message)
+        elif isinstance(message, HomeCommandResult):
+            conversation.on_home_result(message)
+        elif isinstance(message, HomeEntities):
+            self.spawn(self._on_entities(message))
+        elif isinstance(message, SpeakingStarted):
+            machine.speaking = True
+            conversation.speaking = True
+        elif isinstance(message, SpeakingFinished):
+            machine.speaking = False
+            conversation.speaking = False
+            if not self._deferred_for or message.id == self._deferred_for:
+                self._flush_after_speaking()
+        elif isinstance(message, WakeDetected):
+            machine.wake = True
+            self._arm_wake_timeout()
+        elif isinstance(message, ListeningStarted):
+            machine.wake = False
+            machine.listening = True
+        elif isinstance(message, ListeningEnded):
+            machine.listening = False
+            machine.wake = False
+        elif isinstance(message, MuteState):
+            machine.muted = message.muted
+            conversation.mic_muted = message.muted
+        elif isinstance(message, StopSpeaking):
+            # From the hub's stop button (or our own, when it is a no-op): a ringing timer stops too.
+            if conversation.ringer.active:
+                conversation.ringer.stop("hub")
+        elif isinstance(message, VolumeState):
+            conversation.on_volume_state(message.volume)
+        elif isinstance(message, ServiceError):
+            if message.service != self.name:
+                machine.error_until = time.monotonic() + ERROR_SHOW_S
+                asyncio.get_running_loop().call_later(ERROR_SHOW_S + 0.05, machine.update)
+        machine.update()
+
+    def _on_button(self, message: ButtonPressed) -> None:
+        """Single press: stop what sounds (ringing, then speech, then listening), else listen."""
+        if message.press != "single":
+            return  # double and long presses are the hub's to use (the panel sends them there)
+        conversation = self.conversation
+        assert conversation is not None
+        if conversation.ringer.active:
+            conversation.ringer.stop("button")
+        elif self.machine.speaking:
+            self.bus.publish(StopSpeaking())
+        elif self.machine.listening or self.machine.wake:
+            self.bus.publish(StopListening())
+        else:
+            self.bus.publish(ListenNow(source="button"))
+
+    def _ringing_changed(self) -> None:
+        assert self.conversation is not None
+        self.machine.ringing = self.conversation.ringer.active
+        self.machine.update()
+
+    def _arm_wake_timeout(self) -> None:
+        if self._wake_handle is not None:
+            self._wake_handle.cancel()
+
+        def expire() -> None:
+            if self.machine.wake:
+                self.machine.wake = False
+                self.machine.update()
+
+        self._wake_handle = asyncio.get_running_loop().call_later(WAKE_TIMEOUT_S, expire)
+
+    def _flush_after_speaking(self) -> None:
+        conversation = self.conversation
+        if conversation is None:
+            return
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._deferred_for = ""
+        pending, conversation.after_speaking = conversation.after_speaking, []
+        for message in pending:
+            self.bus.publish(message)
+
+    async def _on_entities(self, message: HomeEntities) -> None:
+        entities = [e for e in message.entities if isinstance(e, dict) and e.get("name")]
+        areas = sorted({str(e["area"]) for e in entities if e.get("area")} | set(self.dialogue.areas))
+        try:
+            home = Home.from_dicts(entities or self.dialogue.entities, areas=areas, floors=self.dialogue.floors)
+        except (KeyError, TypeError, ValueError) as err:
+            _LOGGER.warning("Ignored the hub's entity list: %s", err)
+            return
+        assert self.model is not None and self.conversation is not None
+        self.model.set_home(home)
+        self.conversation.set_home(home)
+        _LOGGER.info("The home has %d entities in %d areas", len(home.entities), len(home.areas))
+        await self._write_vocabulary()
+
+    async def _on_transcript(self, message: TranscriptReady) -> None:
+        async with self._turns:
+            try:
+                await self._converse(message)
+            except Exception:  # a bug in one skill must not leave the user without an answer
+                _LOGGER.exception("Failed to answer %r", message.text)
+                assert self.conversation is not None
+                self.bus.publish(Say(text=self.conversation.say("error")))
+            finally:
+                self.machine.thinking = False
+                self.machine.update()
+
+    async def _converse(self, message: TranscriptReady) -> None:
+        assert self.model is not None and self.conversation is not None
+        loop = asyncio.get_running_loop()
+        understanding = await loop.run_in_executor(self._executor, self.model.understand, message.text)
+        self.bus.publish(IntentRecognized(
+            text=message.text, intent=understanding.intent, slots=dict(understanding.slots),
+            confidence=float(understanding.confidence)))
+        turn = Turn(message.text, understanding.intent, dict(understanding.slots),
+                    float(understanding.confidence), message.follow_up)
+        reply = await self.conversation.respond(turn)
+        _LOGGER.info("%r -> %s %s -> %r", message.text, understanding.intent, understanding.slots, reply.text)
+        reply_id = f"reply-{next(self._reply_ids)}"
+        if reply.text:
+            self.bus.publish(Say(text=reply.text, id=reply_id, expect_reply=reply.expect_reply))
+        if self.conversation.after_speaking:
+            if not reply.text:
+                self._flush_after_speaking()
+                return
+            # e.g. "Muted." is said first, then the volume goes to 0.
+            self._deferred_for = reply_id
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+            self._flush_handle = loop.call_later(AFTER_SPEAKING_TIMEOUT_S, self._flush_after_speaking)
