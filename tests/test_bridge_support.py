@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from services.broker import PrivateBroker
+from services.messages import HomeCommand, HomeCommandResult
 
 NODE = "testnode"
 BASE = f"samantha/{NODE}"
@@ -53,7 +54,8 @@ class HubClient:
     def __init__(self, port: int, **connect: Any) -> None:
         self.messages: "queue.Queue[tuple[str, bytes, bool]]" = queue.Queue()
         self.history: list[tuple[str, bytes, bool]] = []
-        self.retained: dict[str, bytes] = {}
+        self.last: dict[str, bytes] = {}  # the latest payload seen on each topic
+        self.port = port
         self._lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"hub-{time.time_ns()}")
         self.client.on_message = self._on_message
@@ -68,8 +70,7 @@ class HubClient:
         item = (msg.topic, bytes(msg.payload), bool(msg.retain))
         with self._lock:
             self.history.append(item)
-            if msg.retain:
-                self.retained[msg.topic] = item[1]
+            self.last[msg.topic] = item[1]
         self.messages.put(item)
 
     def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
@@ -88,6 +89,30 @@ class HubClient:
                 return payload
         seen = [t for t, _, _ in self.history[-15:]]
         raise AssertionError(f"nothing on {topic} within {timeout} s; last topics: {seen}")
+
+    def latest(self, topic: str, timeout: float = 5.0) -> bytes:
+        """The latest payload on topic, waiting for the first one if none came yet."""
+        deadline = time.monotonic() + timeout
+        while topic not in self.last and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert topic in self.last, f"nothing on {topic} within {timeout} s"
+        return self.last[topic]
+
+    def read_retained(self, topic: str, timeout: float = 5.0) -> bytes | None:
+        """What the broker keeps retained on topic, as a client connecting now would get it."""
+        got: "queue.Queue[bytes]" = queue.Queue()
+        reader = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"reader-{time.time_ns()}")
+        reader.on_message = lambda c, u, msg: got.put(bytes(msg.payload)) if msg.retain else None
+        reader.connect("127.0.0.1", self.port)
+        reader.loop_start()
+        reader.subscribe(topic)
+        try:
+            return got.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        finally:
+            reader.loop_stop()
+            reader.disconnect()
 
     def seen(self, topic: str) -> list[bytes]:
         with self._lock:
@@ -154,22 +179,38 @@ def hub_client(hub):
     client.close()
 
 
-def start_bridge(broker: PrivateBroker, hub_port: int, folder: Path, hub_client: HubClient | None = None,
-                 **bridge: Any) -> BridgeProcess:
-    """Start the bridge; with hub_client, wait until it is online on the hub broker."""
-    process = BridgeProcess(broker.port, folder, {"port": hub_port, **bridge})
-    if hub_client is not None:
+def wait_until_listening(probe, timeout: float = 10.0) -> None:
+    """Until the bridge answers on the local bus (it subscribes there and to the hub in parallel)."""
+    deadline = time.monotonic() + timeout
+    for attempt in range(1000):
+        request_id = f"ready-{attempt}"
+        probe.publish(HomeCommand(request_id=request_id, intent="HassNevermind", entity_ids=[]))
         try:
-            hub_client.wait_for(f"{BASE}/availability", lambda p: p == b"online", timeout=15)
+            probe.wait_for(lambda m: isinstance(m, HomeCommandResult) and m.request_id == request_id, timeout=0.3)
+            return
         except AssertionError:
-            process.stop()
-            raise AssertionError(f"bridge did not come online; its log:\n{process.log()}") from None
+            if time.monotonic() > deadline:
+                raise AssertionError("the bridge does not answer on the local bus") from None
+
+
+def start_bridge(broker: PrivateBroker, hub_port: int, folder: Path, hub_client: HubClient | None = None,
+                 probe=None, **bridge: Any) -> BridgeProcess:
+    """Start the bridge; with hub_client (probe), wait until it is online on the hub broker (bus)."""
+    process = BridgeProcess(broker.port, folder, {"port": hub_port, **bridge})
+    try:
+        if hub_client is not None:
+            hub_client.wait_for(f"{BASE}/availability", lambda p: p == b"online", timeout=15)
+        if probe is not None:
+            wait_until_listening(probe)
+    except AssertionError as err:
+        process.stop()
+        raise AssertionError(f"{err}; the bridge's log:\n{process.log()}") from None
     return process
 
 
 @pytest.fixture
 def bridge(broker, hub, hub_client, probe, tmp_path):
     """A running bridge, online on the hub broker."""
-    process = start_bridge(broker, hub.port, tmp_path, hub_client)
+    process = start_bridge(broker, hub.port, tmp_path, hub_client, probe)
     yield process
     process.stop()

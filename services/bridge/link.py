@@ -115,9 +115,12 @@ class HubLink:
         self._wakeup.set()
 
     def republish_all(self) -> None:
-        """Send every state again (the hub restarted and asks for it)."""
+        """Send every state again (after a reconnect, or the hub restarted and asks for it);
+        "online" first, so that the hub takes the rest as current."""
+        self._state[self.availability_topic] = ONLINE
         for topic in self._state:
             self._pending[topic] = None
+        self._pending.move_to_end(self.availability_topic, last=False)
         self._wakeup.set()
 
     async def publish_now(self, topic: str, payload: str, qos: int = 0, retain: bool = False) -> None:
@@ -198,7 +201,6 @@ class HubLink:
                 client = self._new_client()
                 async with client:
                     self._client = client
-                    await client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
                     await self._subscribe(client, sorted(self._subscriptions))
                     self.connected.set()
                     self.connects += 1
