@@ -48,13 +48,21 @@ class SentenceEncoder:
 
     def encode_one(self, text: str) -> np.ndarray:
         """One sentence, unpadded (the fast path for a live utterance)."""
+        return self.encode_with_pieces(text)[0]
+
+    def pieces(self, text: str) -> list[int]:
+        """The word-piece ids of ``text`` (without [CLS]/[SEP])."""
+        return self.tokenizer.encode(text).ids[1:-1]
+
+    def encode_with_pieces(self, text: str) -> tuple[np.ndarray, list[int]]:
+        """Embedding and word-piece ids of one sentence."""
         enc = self.tokenizer.encode(text)
         feeds = {
             "input_ids": np.asarray([enc.ids], dtype=np.int64),
             "attention_mask": np.asarray([enc.attention_mask], dtype=np.int64),
             "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64),
         }
-        return self.session.run(["sentence_embedding"], feeds)[0][0]
+        return self.session.run(["sentence_embedding"], feeds)[0][0], enc.ids[1:-1]
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Many sentences, batched (shortest first, so that padding stays small)."""

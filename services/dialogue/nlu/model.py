@@ -39,8 +39,10 @@ NONE_LABEL = "__none__"
 CONFIDENCE_MIN = 0.5
 # Cosine similarity to the nearest training sentence at which a paraphrase counts as "close"
 # (full confidence) and at which it counts as unrelated (no confidence).
-SIMILARITY_CLOSE = 0.72
-SIMILARITY_FAR = 0.42
+SIMILARITY_CLOSE = 0.6
+SIMILARITY_FAR = 0.3
+# A wildcard template match gives way to the neural model only when it is this sure.
+OVERRIDE_WILDCARD_CONFIDENCE = 0.8
 TEMPLATE_CONFIDENCE = 1.0
 WILDCARD_TEMPLATE_CONFIDENCE = 0.95
 NEIGHBOURS = 8
@@ -48,7 +50,9 @@ MAX_PHRASES = 4000
 # Home Assistant intents tried first: the head's top few, if at all plausible.
 GATE_TOP = 4
 GATE_MIN_PROBABILITY = 0.002
-HEAD_FORMAT = 2  # bump when the files in the state dir change meaning
+HEAD_FORMAT = 3
+HEADS_KEPT = 3
+WARM_UP_TEXTS = ("turn on the light", "what time is it", "set a timer for five minutes")  # bump when the files in the state dir change meaning
 _WORD_RE = re.compile(r"[a-z0-9]", re.IGNORECASE)
 
 # Written here, not taken from any test set: things people say near a speaker that are not
@@ -89,6 +93,12 @@ class _Heads:
     frames: list[tuple[str, ...]]
     fixed: list[dict[str, Any]]
     template_words: dict[str, set[str]]
+    piece_index: dict[int, int]  # word-piece id -> row of the head's token weights (0 = unseen)
+
+    def probabilities(self, embedding: np.ndarray, piece_ids: list[int]) -> np.ndarray:
+        """The intent head's probabilities for one sentence."""
+        rows = np.array(sorted({self.piece_index.get(i, 0) for i in piece_ids}), dtype=np.int64)
+        return self.head(embedding, rows)[0]
 
 
 @dataclass
@@ -117,6 +127,7 @@ class DialogueModel:
         self.state_dir = Path(state_dir)
         self.language = language
         self._encoder = encoder
+        self._warm_up(engine)
         self._engine = engine
         self._reload_lock = threading.Lock()
 
@@ -142,30 +153,40 @@ class DialogueModel:
             custom_dir = Path(custom_sentences_dir) if custom_sentences_dir is not None else old.custom_dir
             sentences = load_sentences(custom_dir, self.language)
             engine = _build_engine(self.state_dir, self._encoder, sentences, home or old.home, custom_dir)
+            self._warm_up(engine)
             self._engine = engine
 
     def set_home(self, home: Home) -> None:
         """Use this home's names from now on (no retraining: the heads do not depend on names)."""
         engine = self._engine
-        self._engine = dataclasses.replace(engine, home=home, slot_lists=_slot_lists(engine.sentences, home))
+        engine = dataclasses.replace(engine, home=home, slot_lists=_slot_lists(engine.sentences, home))
+        self._warm_up(engine)
+        self._engine = engine
 
     # --- using ---------------------------------------------------------------------------------
 
     def understand(self, text: str, context: dict[str, Any] | None = None) -> Understanding:
         """What ``text`` means. ``context`` may carry the speaker's ``area`` (a name in the home)."""
+        # One engine for the whole call, even if a reload swaps in another meanwhile.
+        return self._understand(self._engine, text, context)
+
+    def _understand(self, engine: _Engine, text: str, context: dict[str, Any] | None) -> Understanding:
         started = time.perf_counter()
-        engine = self._engine  # one engine for the whole call, even if a reload swaps meanwhile
         text = (text or "").strip()
         if not _WORD_RE.search(text):
             return Understanding(text, None, {}, 0.0, _ms(started))
         intent_context = dict(context or {})
-        embedding = self._encoder.encode_one(text)
-        probs = engine.heads.head(embedding)[0]
+        embedding, piece_ids = self._encoder.encode_with_pieces(text)
+        probs = engine.heads.probabilities(embedding, piece_ids)
         matched = self._match_templates(engine, text, intent_context, probs)
-        if matched is not None:
+        if matched is not None and matched[2] >= TEMPLATE_CONFIDENCE:
             intent, slots, confidence = matched
             return Understanding(text, intent, slots, confidence, _ms(started))
         intent, slots, confidence = self._neural(engine, text, embedding, intent_context, probs)
+        if matched is not None and not (intent != matched[0] and confidence >= OVERRIDE_WILDCARD_CONFIDENCE):
+            # A wildcard template ("what is {query}") matched; it stands unless the neural model
+            # is sure the words mean something else ("what's today").
+            intent, slots, confidence = matched
         if confidence < CONFIDENCE_MIN:
             intent, slots = None, {}
         return Understanding(text, intent, slots, round(confidence, 3), _ms(started))
@@ -180,6 +201,11 @@ class DialogueModel:
         return texts
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _warm_up(self, engine: _Engine) -> None:
+        """hassil builds its indexes on first use; do that before the engine serves anyone."""
+        for text in WARM_UP_TEXTS:
+            self._understand(engine, text, None)
 
     def _match_templates(self, engine: _Engine, text: str, context: dict[str, Any], probs: np.ndarray):
         """Exact template match: the device's and user's sentences first, then Home Assistant's.
@@ -221,7 +247,7 @@ class DialogueModel:
     def _neural(self, engine: _Engine, text: str, embedding: np.ndarray, context: dict[str, Any], probs=None):
         heads = engine.heads
         if probs is None:
-            probs = heads.head(embedding)[0]
+            probs = heads.probabilities(embedding, self._encoder.pieces(text))
         best = int(np.argmax(probs))
         label = heads.labels[best]
         if label == NONE_LABEL:
@@ -242,7 +268,7 @@ class DialogueModel:
                 best_slots, best_fill = slots, fill
             if fill >= 1.0:
                 break
-        confidence = float(probs[best]) * closeness * (0.5 + 0.5 * max(best_fill, 0.0))
+        confidence = float(probs[best]) * (0.6 + 0.4 * closeness) * (0.5 + 0.5 * max(best_fill, 0.0))
         return label, best_slots, confidence
 
 
@@ -295,19 +321,12 @@ def _negative_examples(encoder: SentenceEncoder) -> list[str]:
 
 
 def _template_words(examples: list[Example]) -> dict[str, set[str]]:
-    """Per intent, words its fixed wording uses (to cut wildcard values out of paraphrases)."""
-    from .sentences import _GENERIC_WILDCARD, _SAMPLE_WILDCARDS
-
-    filler = {w for values in _SAMPLE_WILDCARDS.values() for v in values for w in v.split()}
-    filler |= {w for v in _GENERIC_WILDCARD for w in v.split()}
-    counts: dict[str, dict[str, int]] = {}
-    for example in examples:
-        table = counts.setdefault(example.intent, {})
-        for word in set(example.text.lower().split()):
-            table[word] = table.get(word, 0) + 1
+    """Per intent, the words of its fixed wording (to cut wildcard values out of paraphrases)."""
     words: dict[str, set[str]] = {}
-    for intent, table in counts.items():
-        words[intent] = {w for w in table if w not in filler} | {"please", "can", "you", "could", "would", "samantha"}
+    for example in examples:
+        words.setdefault(example.intent, set()).update(example.literal.lower().split())
+    for table in words.values():
+        table |= {"please", "can", "you", "could", "would", "samantha", "hey", "ok", "okay"}
     return words
 
 
@@ -324,13 +343,14 @@ def _build_engine(
 
 
 def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: SentenceSet) -> _Heads:
-    nlu_dir = state_dir / "nlu"
     fingerprint = f"{HEAD_FORMAT}-{sentences.fingerprint()}"
-    meta_path = nlu_dir / "heads.json"
+    heads_dir = state_dir / "nlu" / "heads" / fingerprint
+    meta_path = heads_dir / "heads.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("fingerprint") == fingerprint:
-            return _read_heads(nlu_dir, meta)
+            os.utime(meta_path)  # recently used: kept by _prune_heads
+            return _read_heads(heads_dir, meta)
     except (OSError, ValueError, KeyError):
         pass
     started = time.perf_counter()
@@ -340,11 +360,16 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
     labels = sorted({e.intent for e in examples}) + [NONE_LABEL]
     index = {name: i for i, name in enumerate(labels)}
     y = np.array([index[e.intent] for e in examples] + [index[NONE_LABEL]] * len(negatives), dtype=np.int64)
-    cache = EmbeddingCache(nlu_dir / "embeddings.npz", _manifest_sha())
+    cache = EmbeddingCache(state_dir / "nlu" / "embeddings.npz", _manifest_sha())
     x = cache.embed(encoder, texts, progress=True)
     cache.save()
-    w, b = train_softmax(x, y, len(labels), progress=True)
-    head_bytes = softmax_head_onnx(w, b)
+    piece_lists = [encoder.pieces(t) for t in texts]
+    # Word pieces of the templates only: gibberish must not teach the head any word.
+    seen = sorted({p for pieces in piece_lists[: len(examples)] for p in pieces})
+    piece_index = {piece: row for row, piece in enumerate(seen, start=1)}
+    tokens = [np.array(sorted({piece_index.get(p, 0) for p in pieces}), dtype=np.int64) for pieces in piece_lists]
+    w, w_tok, b = train_softmax(x, tokens, len(seen) + 1, y, len(labels), progress=True)
+    head_bytes = softmax_head_onnx(w, w_tok, b)
     n = len(examples)
     heads = _Heads(
         labels=labels,
@@ -354,10 +379,25 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
         frames=[e.frame for e in examples],
         fixed=[dict(e.fixed) for e in examples],
         template_words=_template_words(examples),
+        piece_index=piece_index,
     )
-    _write_heads(nlu_dir, fingerprint, head_bytes, heads)
+    _write_heads(heads_dir, fingerprint, head_bytes, heads)
+    _prune_heads(heads_dir.parent)
     _LOGGER.info("Trained the dialogue model on %d sentences in %.1f s", len(texts), time.perf_counter() - started)
     return heads
+
+
+def _prune_heads(parent: Path) -> None:
+    """Keep the heads of the last few sentence sets (switching back is then instant)."""
+    kept = sorted(
+        (d for d in parent.iterdir() if (d / "heads.json").exists()),
+        key=lambda d: (d / "heads.json").stat().st_mtime,
+        reverse=True,
+    )
+    for stale in kept[HEADS_KEPT:]:
+        for path in stale.iterdir():
+            path.unlink()
+        stale.rmdir()
 
 
 def _manifest_sha() -> str:
@@ -388,6 +428,7 @@ def _write_heads(nlu_dir: Path, fingerprint: str, head_bytes: bytes, heads: _Hea
         "frames": [list(f) for f in heads.frames],
         "fixed": heads.fixed,
         "template_words": {k: sorted(v) for k, v in heads.template_words.items()},
+        "piece_index": sorted(heads.piece_index.items()),
     }
     # Written last: the heads are only "there" once their metadata names their fingerprint.
     _atomic_write(nlu_dir / "heads.json", json.dumps(meta).encode("utf-8"))
@@ -405,4 +446,5 @@ def _read_heads(nlu_dir: Path, meta: dict[str, Any]) -> _Heads:
         frames=[tuple(f) for f in meta["frames"]],
         fixed=meta["fixed"],
         template_words={k: set(v) for k, v in meta["template_words"].items()},
+        piece_index={int(k): int(v) for k, v in meta["piece_index"]},
     )

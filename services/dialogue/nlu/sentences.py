@@ -217,6 +217,7 @@ class Example:
     intent: str
     frame: tuple[str, ...]  # slot names the sentence carries (sorted)
     fixed: tuple[tuple[str, Any], ...] = ()  # slots the template sets itself, e.g. domain=light
+    literal: str = ""  # the text without its wildcard values: the template's own words
 
 
 class _Sampler:
@@ -250,7 +251,11 @@ class _Sampler:
                                 if isinstance(spec, dict) and spec.get("slot"):
                                     frame.add(key)
                             fixed = tuple(sorted((k, v) for k, v in block.slots.items() if isinstance(v, (str, int, float))))
-                            yield Example(text, intent.name, tuple(sorted(frame)), fixed)
+                            literal = text
+                            for value in slots.values():
+                                if isinstance(value, str):
+                                    literal = literal.replace(value, " ")
+                            yield Example(text, intent.name, tuple(sorted(frame)), fixed, normalize_whitespace(literal).strip())
                         if len(seen) >= _SAMPLES_PER_TEMPLATE:
                             break
 
@@ -297,9 +302,10 @@ class _Sampler:
         if isinstance(slot_list, RangeSlotList):
             numbers = list(range(slot_list.start, slot_list.stop + 1, slot_list.step))
             return str(rng.choice(numbers))
-        if isinstance(slot_list, WildcardSlotList) or name in block.wildcard_list_names:
-            return rng.choice(_SAMPLE_WILDCARDS.get(name) or _SAMPLE_WILDCARDS.get(ref.slot_name) or _GENERIC_WILDCARD)
-        return rng.choice(_GENERIC_WILDCARD)
+        pool = _SAMPLE_WILDCARDS.get(name) or _SAMPLE_WILDCARDS.get(ref.slot_name) or _GENERIC_WILDCARD
+        value = rng.choice(pool)
+        slots[ref.slot_name] = value  # remembered, so the template's own words can be told apart
+        return value
 
 
 def sample_examples(sentences: SentenceSet, seed: int = 7, home: Any = None) -> list[Example]:

@@ -124,14 +124,69 @@ def find_domain(text: str) -> str | None:
     return None
 
 
+_TIME_START = {"noon", "midnight", "half", "quarter"}
+_TIME_STOP = {"every", "daily", "each", "on", "please", "weekdays", "weekends", "and"}
+_DAILY_RE = re.compile(r"\b(every ?(day|morning|night|evening|weekday)s?|daily|each (day|morning)|weekdays)\b")
+
+
+def find_time(text: str) -> str | None:
+    """The clock time in the words, as said: "7:30 am", "seven thirty", "half past six"."""
+    words = [w.strip(",.!?;\"") for w in text.lower().split()]
+    words = [w for w in words if w]
+    for i, word in enumerate(words):
+        if re.match(r"\d", word) or word in _TIME_START or (word in _UNITS and word not in ("a", "an")) or word in _TENS:
+            end = i
+            while end < len(words) and words[end] not in _TIME_STOP:
+                end += 1
+            return " ".join(words[i:end]) or None
+    return None
+
+
+_BRIGHTER = {"brighter", "lighter", "brighten", "more"}
+_DIMMER = {"dimmer", "darker", "dim", "less", "lower"}
+
+
+def brightness_step(text: str) -> str | None:
+    """"up" for "a bit brighter", "down" for "a little dimmer", else None."""
+    words = set(_norm(text).split())
+    if words & _BRIGHTER:
+        return "up"
+    if words & _DIMMER:
+        return "down"
+    return None
+
+
+def recurrence(text: str) -> str:
+    """"daily" if the words ask for it every day, else "once"."""
+    return "daily" if _DAILY_RE.search(text.lower()) else "once"
+
+
+# Words of a request's own wording may be separated by a few of the user's ("remember *for me*
+# that ..."); a longer run of other words is where the free text starts.
+_MAX_GAP_LEADING = 2
+_MAX_GAP_TRAILING = 1
+
+
+def _cut(words: list[str], template_words: set[str], max_gap: int) -> int:
+    last, gap = -1, 0
+    for i, word in enumerate(words):
+        if word in template_words:
+            last, gap = i, 0
+        else:
+            gap += 1
+            if gap > max_gap:
+                break
+    return last + 1
+
+
 def strip_template_words(text: str, template_words: set[str]) -> str:
-    """The free text of a wildcard: the utterance minus its leading and trailing template words."""
-    words = _norm(text).split()
-    while words and words[0] in template_words:
-        words.pop(0)
-    while words and words[-1] in template_words:
-        words.pop()
-    return " ".join(words)
+    """The free text of a wildcard: the utterance minus the request's own words around it."""
+    spoken = re.findall(r"[\w'’:]+", text)  # as said (case kept), for the value itself
+    words = [_norm(w) for w in spoken]
+    start = _cut(words, template_words, _MAX_GAP_LEADING)
+    rest = words[start:]
+    end = len(rest) - _cut(rest[::-1], template_words, _MAX_GAP_TRAILING)
+    return " ".join(spoken[start : start + end])
 
 
 def fill_slots(
@@ -172,7 +227,8 @@ def fill_slots(
         if domain:
             slots["domain"] = domain
     for key in ("device_class", "state", "media_class", "recurrence", "volume_step", "response"):
-        if key in wanted and key in fixed:
+        # A named device needs no device class to find it.
+        if key in wanted and key in fixed and not (key == "device_class" and "name" in slots):
             slots[key] = fixed[key]
     duration = find_duration(text)
     if wanted & {"hours", "minutes", "seconds", "start_hours", "start_minutes", "start_seconds"}:
@@ -188,6 +244,17 @@ def fill_slots(
             if number is not None:
                 slots[key] = number
                 found_parts += 1
+            elif key == "brightness" and (step := brightness_step(text)):
+                # "a bit brighter": no number, a direction (like HA's volume_step for volume).
+                slots["brightness_step"] = step
+                found_parts += 1
+    if intent == "SamanthaSetAlarm":
+        wanted.add("time")
+        slots["recurrence"] = recurrence(text)
+        when = find_time(text)
+        if when:
+            slots["time"] = when
+            wanted.discard("time")
     wild = (wanted & _WILDCARD_SLOTS) | ({"name"} if intent in ("SamanthaSetName",) else set())
     for key in sorted(wild):
         wanted_parts += 1

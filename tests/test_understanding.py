@@ -1,0 +1,217 @@
+"""Understanding: words -> intent and slots, as a user of the speaker would notice it.
+
+One model is trained per test session (about 15 s, most of it encoding the template sentences)
+and shared; the reload tests add to it and put it back.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from services.dialogue.nlu import DialogueModel, Home, SentenceError, Understanding
+
+HOME = Home.from_dicts(
+    [
+        {"entity_id": "light.kitchen_ceiling", "name": "Kitchen Ceiling", "area": "Kitchen"},
+        {"entity_id": "light.bedroom_lamp", "name": "Bedroom Lamp", "area": "Bedroom"},
+        {"entity_id": "light.desk_lamp", "name": "Desk Lamp", "area": "Office", "aliases": ["work light"]},
+        {"entity_id": "media_player.living_room_tv", "name": "TV", "area": "Living Room"},
+        {"entity_id": "lock.front_door", "name": "Front Door", "area": "Hallway"},
+        {"entity_id": "cover.garage_door", "name": "Garage Door", "area": "Garage"},
+        {"entity_id": "fan.ceiling_fan", "name": "Ceiling Fan", "area": "Bedroom"},
+        {"entity_id": "climate.thermostat", "name": "Thermostat", "area": "Living Room"},
+        {"entity_id": "switch.coffee_maker", "name": "Coffee Maker", "area": "Kitchen"},
+    ],
+    areas=["Kitchen", "Bedroom", "Office", "Living Room", "Hallway", "Garage"],
+    floors=["Upstairs", "Downstairs"],
+)
+
+# Written for these tests; none of them is a template sentence (test_paraphrases_match_no_template).
+PARAPHRASES = [
+    ('kill the lights in the kitchen', 'HassTurnOff', {'area': 'Kitchen', 'domain': 'light'}),
+    ('could you make the bedroom a bit brighter', 'HassLightSet', {'area': 'Bedroom', 'brightness_step': 'up'}),
+    ('shut off the coffee maker', 'HassTurnOff', {'name': 'Coffee Maker'}),
+    ('get the kitchen lights going', 'HassTurnOn', {'area': 'Kitchen', 'domain': 'light'}),
+    ("I'd love some light in the office", 'HassTurnOn', {'area': 'Office', 'domain': 'light'}),
+    ('the bedroom fan can go off now', 'HassTurnOff', {'area': 'Bedroom', 'domain': 'fan'}),
+    ('make sure the front door is locked', 'HassTurnOn', {'name': 'Front Door'}),
+    ('is the front door bolted', 'HassGetState', {'name': 'Front Door'}),
+    ('pop the garage door open', 'HassTurnOn', {'name': 'Garage Door'}),
+    ('dim the desk lamp to twenty percent', 'HassLightSet', {'name': 'Desk Lamp', 'brightness': 20}),
+    ('crank the thermostat up to 22 degrees', 'HassClimateSetTemperature', {'name': 'Thermostat', 'temperature': 22}),
+    ('I need a timer for twelve minutes', 'HassStartTimer', {'minutes': 12}),
+    ('start counting down from five minutes', 'HassStartTimer', {'minutes': 5}),
+    ('how much longer on the timer', 'HassTimerStatus', {}),
+    ('scrap the timer', 'HassCancelTimer', {}),
+    ('got the time', 'HassGetCurrentTime', {}),
+    ('okay stop it right now', 'SamanthaStop', {}),
+    ('say it one more time please', 'SamanthaRepeat', {}),
+    ('what sort of things can you help me with', 'SamanthaWhatCanYouDo', {}),
+    ('make yourself a little louder', 'SamanthaVolumeUp', {}),
+    ("you're way too loud", 'SamanthaVolumeDown', {}),
+    ('thanks a million', 'SamanthaThanks', {}),
+    ('hey there good to see you', 'SamanthaGreeting', {}),
+    ("how's your day going", 'SamanthaHowAreYou', {}),
+    ('yes please do', 'SamanthaYes', {}),
+    ("no don't do that", 'SamanthaNo', {}),
+    ('set my alarm clock for 6 am', 'SamanthaSetAlarm', {'time': '6 am', 'recurrence': 'once'}),
+    ('what alarms have I set', 'SamanthaListAlarms', {}),
+    ('shut the bedrom lamp off', 'HassTurnOff', {'name': 'Bedroom Lamp'}),
+    ('please lock up the front door', 'HassTurnOn', {'name': 'Front Door'}),
+    ('do you happen to know what time it is', 'HassGetCurrentTime', {}),
+    ('remember for me that the spare key is in the blue pot', 'SamanthaRemember', {'fact': 'the spare key is in the blue pot'}),
+    ('you can just call me Sam', 'SamanthaSetName', {'name': 'Sam'}),
+]
+
+# Template sentences with the home's aliases and state words.
+TEMPLATE_SENTENCES = [
+    ('how hot is it in the living room', 'HassClimateGetTemperature', {'area': 'Living Room'}),
+    ('turn the work light off', 'HassTurnOff', {'name': 'Desk Lamp'}),
+    ('is the garage door shut', 'HassGetState', {'name': 'Garage Door', 'state': 'closed', 'domain': 'cover'}),
+    ("set a pasta timer for nine minutes", "HassStartTimer", {"name": "pasta", "minutes": 9}),
+    ("stop", "SamanthaStop", {}),
+    ("shut up", "SamanthaStop", {}),
+    ("remember that Amy's birthday is May 3rd", "SamanthaRemember", {"fact": "Amy's birthday is May 3rd"}),
+    ("when is Amy's birthday", "SamanthaRecall", {"query": "Amy's birthday"}),
+    ("wake me up at 7:30 am every day", "SamanthaSetAlarm", {"time": "7:30 am", "recurrence": "daily"}),
+    ("my name is Maria", "SamanthaSetName", {"name": "Maria"}),
+    ("what time is it", "HassGetCurrentTime", {}),
+]
+
+NOT_UNDERSTOOD = [
+    "",
+    "   ",
+    "?!",
+    "asdf qwer zxcv",
+    "blorp fnar glib wub",
+    "purple monkey dishwasher",
+    "the cat sat on the mat",
+    "my back hurts a bit today",
+    "elephants never forget their keys",
+]
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("samantha-state")
+
+
+@pytest.fixture(scope="session")
+def model(state_dir: Path) -> DialogueModel:
+    return DialogueModel.load(state_dir, None, HOME)
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), PARAPHRASES, ids=[p[0] for p in PARAPHRASES])
+def test_paraphrases_are_understood(model: DialogueModel, text: str, intent: str, slots: dict) -> None:
+    result = model.understand(text)
+    assert (result.intent, result.slots) == (intent, slots), result
+    assert result.confidence >= 0.5
+
+
+def test_paraphrases_match_no_template(model: DialogueModel) -> None:
+    assert len(PARAPHRASES) >= 20
+    engine = model._engine
+    everything = [1.0] * len(engine.heads.labels)  # let hassil try every intent
+    import numpy as np
+
+    matched = [t for t, _, _ in PARAPHRASES if model._match_templates(engine, t, {}, np.array(everything))]
+    assert matched == []
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), TEMPLATE_SENTENCES, ids=[p[0] for p in TEMPLATE_SENTENCES])
+def test_template_sentences(model: DialogueModel, text: str, intent: str, slots: dict) -> None:
+    result = model.understand(text)
+    assert (result.intent, result.slots) == (intent, slots), result
+
+
+@pytest.mark.parametrize("text", NOT_UNDERSTOOD)
+def test_gibberish_and_empty_are_not_understood(model: DialogueModel, text: str) -> None:
+    result = model.understand(text)
+    assert result.intent is None, result
+    assert result.slots == {}
+    assert result.confidence < 0.5
+
+
+def test_result_shape(model: DialogueModel) -> None:
+    result = model.understand("turn off the kitchen lights")
+    assert isinstance(result, Understanding)
+    assert result.intent == "HassTurnOff"
+    assert result.slots == {"area": "Kitchen", "domain": "light"}
+    assert result.confidence == 1.0
+    assert 0 < result.elapsed_ms < 1000
+
+
+def test_speaker_area_as_context(model: DialogueModel) -> None:
+    result = model.understand("turn on the lights", {"area": "Bedroom"})
+    assert (result.intent, result.slots) == ("HassTurnOn", {"area": "Bedroom", "domain": "light"})
+
+
+def test_home_resolves_near_misses() -> None:
+    assert HOME.resolve("area", "kitchn") == "Kitchen"
+    assert HOME.resolve("name", "work light") == "Desk Lamp"
+    assert HOME.resolve("name", "garage") is None
+
+
+def test_set_home_takes_new_names_without_retraining(model: DialogueModel) -> None:
+    extra = Home.from_dicts(
+        [{"entity_id": "light.aquarium", "name": "Aquarium Light", "area": "Living Room"}], areas=["Living Room"]
+    )
+    try:
+        model.set_home(extra)
+        assert model.understand("switch off the aquarium light").slots == {"name": "Aquarium Light"}
+    finally:
+        model.set_home(HOME)
+
+
+def test_phrases_are_bounded_and_use_the_home(model: DialogueModel) -> None:
+    phrases = model.phrases()
+    assert 1000 < len(phrases) <= 5000
+    assert any("kitchen ceiling" in p.lower() for p in phrases)
+
+
+def test_custom_intent_after_reload_and_bad_file_keeps_old_model(model: DialogueModel, tmp_path: Path) -> None:
+    custom = tmp_path / "sentences"
+    custom.mkdir()
+    (custom / "plants.yaml").write_text(
+        textwrap.dedent(
+            """\
+            language: en
+            intents:
+              WaterPlants:
+                data:
+                  - sentences:
+                      - "water the (plants|garden) [in the] {area}"
+                      - "(give|bring) the {area} plants some water"
+            """
+        ),
+        encoding="utf-8",
+    )
+    assert model.understand("water the plants in the kitchen").intent != "WaterPlants"
+    try:
+        model.reload(custom_sentences_dir=custom)
+        result = model.understand("water the plants in the kitchen")
+        assert (result.intent, result.slots) == ("WaterPlants", {"area": "Kitchen"})
+
+        # A broken file: one clear error with file and line, and the model keeps serving.
+        broken = custom / "broken.yaml"
+        broken.write_text("language: en\nintents:\n  Oops:\n    data:\n      - sentences: [\"a\", \"b\"\n", encoding="utf-8")
+        with pytest.raises(SentenceError) as caught:
+            model.reload()
+        assert caught.value.file == str(broken)
+        assert caught.value.line == 6
+        assert str(broken) in str(caught.value)
+        assert model.understand("water the plants in the kitchen").intent == "WaterPlants"
+
+        # A template that is valid YAML but not a valid template names its own line.
+        broken.write_text("language: en\nintents:\n  Oops:\n    data:\n      - sentences:\n          - \"water (the plants\"\n", encoding="utf-8")
+        with pytest.raises(SentenceError) as caught:
+            model.reload()
+        assert (caught.value.file, caught.value.line) == (str(broken), 6)
+        assert model.understand("water the plants in the kitchen").intent == "WaterPlants"
+    finally:
+        model.reload(custom_sentences_dir=tmp_path / "none")
+    assert model.understand("water the plants in the kitchen").intent != "WaterPlants"
+    assert model.understand("kill the lights in the kitchen").intent == "HassTurnOff"
