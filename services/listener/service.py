@@ -195,7 +195,12 @@ class ListenerService(Service):
                 self.spawn(self._deliver(event, time.time()))
 
     async def _deliver(self, event: ListeningStopped, speech_ended_at: float) -> None:
-        transcript = await asyncio.wrap_future(event.transcript)
+        try:
+            transcript = await asyncio.wrap_future(event.transcript)
+        except Exception as err:  # noqa: BLE001 - a model failing on one request must not stop the service
+            _LOGGER.debug("speech-to-text failed", exc_info=True)
+            self.report_error(f"speech-to-text failed: {err}")
+            return
         _LOGGER.info("Heard %r (%s, final pass %.0f ms)", transcript.text, transcript.backend,
                      transcript.final_pass_s * 1000)
         self.bus.publish(TranscriptReady(

@@ -253,15 +253,18 @@ class VoskSpeechToText(SpeechToText):
 
     def grammar(self) -> list[str] | None:
         """The phrases whose every word the model knows, plus [unk]; None for free recognition."""
-        known = [p for p in self.phrases if all(self._model.find_word(w) >= 0 for w in p.split())]
+        known = [p for p in self.phrases if all(self._knows(w) for w in p.split())]
         if len(known) < len(self.phrases):
             _LOGGER.warning("Vosk grammar: %d of %d phrases have words the model does not know; left out",
                             len(self.phrases) - len(known), len(self.phrases))
         if not known:
             return None
-        if self._model.find_word(VOSK_UNKNOWN_WORD) >= 0:
+        if self._knows(VOSK_UNKNOWN_WORD):
             known.append(VOSK_UNKNOWN_WORD)
         return known
+
+    def _knows(self, word: str) -> bool:
+        return self._model.vosk_model_find_word(word) >= 0
 
     def _fresh_recognizer(self):
         """A recognizer ready for a new utterance (worker thread only)."""
@@ -299,17 +302,22 @@ class _VoskUtterance(Utterance):
         self._last_partial = ""
         self._samples = 0
         self._cancelled = False
+        self._failure: Exception | None = None
         stt._worker.submit(self._begin)
 
     def _begin(self) -> None:
-        self._recognizer = self._stt._fresh_recognizer()
+        try:
+            self._recognizer = self._stt._fresh_recognizer()
+        except Exception as err:  # noqa: BLE001 - reported with the transcript, where someone waits for it
+            self._failure = err
+            raise
 
     def accept(self, frame: np.ndarray) -> None:
         self._samples += len(frame)
         self._stt._worker.submit(self._accept, frame.tobytes())
 
     def _accept(self, pcm: bytes) -> None:
-        if self._cancelled:
+        if self._cancelled or self._recognizer is None:
             return
         recognizer = self._recognizer
         if recognizer.AcceptWaveform(pcm):
@@ -329,6 +337,8 @@ class _VoskUtterance(Utterance):
         return self._stt._worker.submit(self._final, time.monotonic())
 
     def _final(self, finished_at: float) -> Transcript:
+        if self._recognizer is None:
+            raise SpeechToTextError(f"the Vosk recognizer could not be made: {self._failure!r}")
         text, confidences = _vosk_text(self._recognizer.FinalResult())
         segments = [*self._segments, text] if text else self._segments
         confidences = self._confidences + confidences

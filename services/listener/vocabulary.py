@@ -21,6 +21,7 @@ VOCABULARY_FILE = "vocabulary.txt"
 MAX_PHRASES = 20000  # more is not a command vocabulary; Vosk's grammar compile time grows with it
 # Whisper's prompt is at most 224 tokens; English text averages ~4 characters a token.
 PROMPT_MAX_CHARS = 600
+PROMPT_CANDIDATES = 3000  # phrases considered for the prompt; bounds the time to build it
 
 
 def read_phrases(path: Path) -> list[str]:
@@ -46,16 +47,20 @@ def read_phrases(path: Path) -> list[str]:
 def whisper_prompt(phrases: list[str], max_chars: int = PROMPT_MAX_CHARS) -> str:
     """A short prompt that covers as many of the phrases' distinct words as fits.
 
-    Phrases are taken in order when they bring a word not yet in the prompt, so a vocabulary of
-    thousands of templated sentences still yields a prompt of varied, relevant words.
+    Greedy: the phrase bringing the most words not yet in the prompt goes next, so a vocabulary of
+    thousands of templated sentences ("set a timer for 1/2/3... minutes") yields a prompt of varied,
+    relevant words rather than one template many times.
     """
+    candidates = [(phrase, set(phrase.split())) for phrase in phrases[:PROMPT_CANDIDATES]]
     seen: set[str] = set()
     chosen: list[str] = []
     length = 0
-    for phrase in phrases:
-        words = set(phrase.split())
-        if words <= seen:
-            continue
+    while candidates:
+        best = max(candidates, key=lambda item: (len(item[1] - seen), -len(item[0])))
+        phrase, words = best
+        if not words - seen:
+            break
+        candidates.remove(best)
         if length + len(phrase) + 2 > max_chars:
             continue
         chosen.append(phrase)

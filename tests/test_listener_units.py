@@ -1,0 +1,138 @@
+"""The listener's parts on their own: endpointing, vocabulary, WAV decoding, the wake-word detector."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import numpy as np
+import pytest
+
+from services.listener.audio_file import AudioFileError, decode_wav, frames
+from services.listener.vad import Endpoint, Endpointer, EndpointerSettings, VoiceActivityDetector
+from services.listener.vocabulary import Vocabulary, read_phrases, whisper_prompt
+from services.listener.wake import WakeWordDetector, WakeWordError
+from tests.test_listener_support import background, silence, speech
+
+FRAME_S = 0.08
+
+
+def run_endpointer(pattern: str, **settings) -> tuple[Endpoint | None, float, Endpointer]:
+    """Feed a pattern of frames ('s' speech, '.' silence); the endpoint, when it came, and the state."""
+    endpointer = Endpointer(EndpointerSettings(**settings), FRAME_S)
+    for index, frame in enumerate(pattern):
+        result = endpointer.update(0.9 if frame == "s" else 0.1)
+        if result is not None:
+            return result, round((index + 1) * FRAME_S, 2), endpointer
+    return None, round(len(pattern) * FRAME_S, 2), endpointer
+
+
+def test_request_ends_after_the_trailing_silence():
+    result, at, endpointer = run_endpointer("...ssssss.s......." + "." * 10, trailing_silence_s=0.48)
+    assert result is Endpoint.SPEECH_END
+    assert at == pytest.approx((3 + 8 + 6) * FRAME_S)  # the short gap inside the speech did not end it
+    assert endpointer.speech_started_s == pytest.approx(3 * FRAME_S)
+    assert endpointer.last_speech_s == pytest.approx(11 * FRAME_S)
+
+
+def test_a_single_click_is_not_speech_and_silence_times_out():
+    result, at, _ = run_endpointer(".s" + "." * 100, no_speech_timeout_s=2.0)
+    assert result is Endpoint.NO_SPEECH and at == pytest.approx(2.0)
+
+
+def test_endless_speech_is_cut_at_the_maximum_length():
+    result, at, _ = run_endpointer("s" * 200, max_utterance_s=3.0)
+    assert result is Endpoint.MAX_LENGTH and at == pytest.approx(3.0, abs=FRAME_S)
+
+
+def test_silero_vad_tells_speech_from_noise():
+    vad = VoiceActivityDetector()
+    noise = [vad.speech_probability(f) for f in frames(background(2.0, level=0.05))]
+    vad.reset()
+    spoken = [vad.speech_probability(f) for f in frames(speech("set a timer for five minutes"))]
+    assert max(noise) < 0.5
+    assert np.mean(np.array(spoken) > 0.5) > 0.6
+
+
+def test_vocabulary_file_is_read_and_reread_when_it_changes(tmp_path):
+    path = tmp_path / "vocabulary.txt"
+    vocabulary = Vocabulary(path)
+    assert vocabulary.phrases == []  # no file: free recognition
+    path.write_text("# written by the dialogue service\nTurn off  the Kitchen light\n\nwhat time is it\n"
+                    "what time is it\n", encoding="utf-8")
+    assert vocabulary.refresh() is True
+    assert vocabulary.phrases == ["turn off the kitchen light", "what time is it"]
+    assert vocabulary.refresh() is False
+    path.write_bytes(b"\xff\xfe not utf-8")
+    vocabulary.refresh(force=True)
+    assert vocabulary.phrases == []  # unreadable: logged, free recognition, no crash
+
+
+def test_whisper_prompt_covers_many_words_in_little_space():
+    phrases = [f"set a timer for {n} minutes" for n in range(1, 60)] + ["turn off the kitchen light", "stop"]
+    prompt = whisper_prompt(phrases, max_chars=120)
+    assert len(prompt) <= 120
+    assert "kitchen light" in prompt and "stop" in prompt
+    assert prompt.count("set a timer") < 10  # near-duplicates do not crowd out the rest
+    assert read_phrases(__import__("pathlib").Path("/nonexistent/vocabulary.txt")) == []
+
+
+def _wav_bytes(samples: np.ndarray, rate: int, channels: int, width: int) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue()
+
+
+def test_wav_decoding_takes_any_pcm_layout():
+    t = np.arange(8000) / 8000
+    tone = np.sin(2 * np.pi * 440 * t)
+    eight_bit = _wav_bytes(np.round(tone * 100 + 128).astype(np.uint8), 8000, 1, 1)
+    decoded = decode_wav(eight_bit, "tone.wav")
+    assert len(decoded) == 16000  # 1 s at 8 kHz became 1 s at 16 kHz
+    assert 0.7 < np.abs(decoded.astype(float)).max() / 32768 * 128 / 100 < 1.1
+    stereo = np.stack([np.round(tone * 10000), np.zeros_like(tone)], axis=1).astype("<i2")
+    assert np.abs(decode_wav(_wav_bytes(stereo, 8000, 2, 2), "s.wav")).max() == pytest.approx(5000, rel=0.05)
+
+
+def test_streamed_wav_of_unknown_length_is_accepted():
+    data = bytearray(_wav_bytes(np.zeros(1600, "<i2"), 16000, 1, 2))
+    data[40:44] = (0xFFFFFFFF).to_bytes(4, "little")  # what sox writes to a pipe
+    data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")
+    assert len(decode_wav(bytes(data), "stdin")) == 1600
+    with pytest.raises(AudioFileError, match="not a WAV"):
+        decode_wav(b"ID3\x03 an mp3", "song.mp3")
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return WakeWordDetector(["hey_jarvis"], threshold=0.5)
+
+
+def detections(detector: WakeWordDetector, audio: np.ndarray):
+    detector.reset()
+    return [d for d in (detector.process(f) for f in frames(audio)) if d is not None]
+
+
+def test_one_spoken_wake_word_is_one_detection(detector):
+    heard = detections(detector, np.concatenate([background(1.5), speech("hey jarvis", "en-gb+m3"), silence(3.0)]))
+    assert len(heard) == 1 and heard[0].wake_word == "hey_jarvis"
+    assert 1.5 < heard[0].at_s < 3.0
+
+
+def test_twice_is_two_detections_and_other_speech_none(detector):
+    twice = np.concatenate([silence(1.0), speech("hey jarvis", "piper"), silence(2.5), speech("hey jarvis", "piper"),
+                            silence(2.0)])
+    assert len(detections(detector, twice)) == 2
+    other = np.concatenate([silence(1.0), speech("hey, is it going to rain tomorrow in paris?"), silence(1.0)])
+    assert detections(detector, other) == []
+
+
+def test_detector_refuses_unknown_wake_words(detector):
+    with pytest.raises(WakeWordError, match="hey_siri"):
+        detector.set_wake_words(["hey_siri"])
+    assert detector.wake_words == ["hey_jarvis"]
+    assert set(detector.available) == {"alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy"}
