@@ -1,9 +1,8 @@
 """Text to speech: Piper as a long-lived child process, espeak-ng as the instant fallback.
 
-Piper (GPL-3.0) is never imported here: its own command line (``python -m piper --output-dir``)
-runs as a child process that loads the voice once and then turns each line of text it reads on
-stdin into a WAV file, logging ``Wrote <path>`` on stderr. That is the way wyoming-piper ran
-Piper's program, and it keeps this project's code under its own licence.
+Piper (GPL-3.0) is never imported into a service: piper_worker.py runs it as a child process
+that loads the voice once and answers one sentence per line of JSON with raw audio, as
+wyoming-piper once ran Piper's program. The service and the worker talk only over pipes.
 
 espeak-ng speaks while Piper is still loading, when Piper is not installed, and whenever Piper
 fails or is too slow; a crashed Piper is restarted in the background.
@@ -12,6 +11,7 @@ fails or is too slow; a crashed Piper is restarted in the background.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import queue
@@ -20,10 +20,8 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +39,7 @@ PIPER_TIMEOUT_PER_CHAR_S = 0.15  # real-time factor ~1 on a Pi 3, ~15 characters
 PIPER_RESTART_DELAYS_S = (1.0, 5.0, 30.0)  # after the last one fails, stay on espeak-ng
 PIPER_WARM_UP_TEXT = "Hello."  # the first synthesis is slow; do it before anyone waits for it
 PIPER_STOP_TIMEOUT_S = 2.0
-_WROTE = re.compile(r"Wrote (?P<path>.+\.wav)\s*$")
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])  # so the worker finds services/ wherever we run
 
 
 class TtsError(RuntimeError):
@@ -141,10 +139,11 @@ def piper_installed() -> bool:
 
 
 class PiperProcess:
-    """Piper's own program, kept running: a line of text in, a WAV file out, the voice loaded once.
+    """Piper kept running in a child process (piper_worker.py): the voice is loaded once, then
+    each sentence goes in as a line of JSON and comes back as raw audio.
 
     >>> piper = PiperProcess(Path("en_US-joe-medium.onnx"))   # doctest: +SKIP
-    >>> piper.start()                   # loads the voice; returns when it has spoken once
+    >>> piper.start()              # loads the voice; returns when it has spoken once  # doctest: +SKIP
     >>> piper.synthesize("Hello there.").seconds              # doctest: +SKIP
     0.9
     >>> piper.close()                                          # doctest: +SKIP
@@ -158,8 +157,7 @@ class PiperProcess:
         self.speed = speed
         self.python = python
         self.process: subprocess.Popen | None = None
-        self._folder: Path | None = None
-        self._answers: "queue.Queue[str | None]" = queue.Queue()
+        self._answers: "queue.Queue[tuple[dict, bytes] | None]" = queue.Queue()
         self._lock = threading.Lock()
         self._last_lines: list[str] = []
 
@@ -177,30 +175,47 @@ class PiperProcess:
             raise PiperVoiceMissing(f"Piper voice {self.model} does not exist")
         if not self.config.is_file():
             raise PiperVoiceMissing(f"Piper voice config {self.config} does not exist")
-        shm = Path("/dev/shm")
-        self._folder = Path(tempfile.mkdtemp(prefix="samantha-piper-",
-                                             dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
-        command = [self.python, "-m", "piper", "--model", str(self.model), "--config", str(self.config),
-                   "--output-dir", str(self._folder), "--length-scale", f"{1.0 / self.speed:.3f}"]
+        command = [self.python, "-m", "services.voice.piper_worker", "--model", str(self.model),
+                   "--config", str(self.config)]
         self._answers = queue.Queue()
+        self._last_lines = []
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            cwd=self._folder, start_new_session=True)  # a Ctrl-C to the service is not Piper's to handle
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            start_new_session=True)  # a Ctrl-C to the service is not Piper's to handle
+        threading.Thread(target=self._read_answers, args=(self.process,), name="piper-out", daemon=True).start()
         threading.Thread(target=self._read_log, args=(self.process,), name="piper-log", daemon=True).start()
+        try:
+            hello = self._answers.get(timeout=PIPER_LOAD_TIMEOUT_S)
+        except queue.Empty:
+            self.close()
+            raise TtsError(f"Piper did not load {self.model.name} within {PIPER_LOAD_TIMEOUT_S:.0f} s") from None
+        if hello is None or not hello[0].get("ready"):
+            self.process.wait()
+            raise TtsError(f"Piper could not load {self.model.name}{self._exit_reason()}")
         self.synthesize(PIPER_WARM_UP_TEXT, timeout=PIPER_LOAD_TIMEOUT_S)
 
+    def _read_answers(self, process: subprocess.Popen) -> None:
+        """Hand each answer (header, audio bytes) to the waiting request; None when Piper has exited."""
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                header = json.loads(line)
+                size = int(header.get("samples", 0)) * 2
+                audio = process.stdout.read(size) if size else b""
+                if len(audio) < size:
+                    break
+                self._answers.put((header, audio))
+        except (ValueError, OSError) as err:
+            _LOGGER.warning("Piper's answer was garbled (%s)", err)
+        self._answers.put(None)
+
     def _read_log(self, process: subprocess.Popen) -> None:
-        """Hand each "Wrote <file>" line to the waiting request; None when Piper has exited."""
         assert process.stderr is not None
         for raw in process.stderr:
             line = raw.decode(errors="replace").rstrip()
-            match = _WROTE.search(line)
-            if match:
-                self._answers.put(match.group("path"))
-            else:
-                self._last_lines = (self._last_lines + [line])[-5:]
-                _LOGGER.debug("piper: %s", line)
-        self._answers.put(None)
+            self._last_lines = (self._last_lines + [line])[-5:]
+            _LOGGER.debug("piper: %s", line)
 
     def synthesize(self, text: str, timeout: float | None = None) -> Speech:
         """Speech for one sentence; TtsError when Piper has died or takes too long (then it is killed)."""
@@ -209,56 +224,48 @@ class PiperProcess:
             raise TtsError("nothing to say")
         if timeout is None:
             timeout = PIPER_TIMEOUT_BASE_S + PIPER_TIMEOUT_PER_CHAR_S * len(line)
+        request = {"text": line, "length_scale": round(1.0 / self.speed, 3) if self.speed != 1.0 else None}
         with self._lock:
             if not self.running or self.process is None or self.process.stdin is None:
                 raise TtsError(f"Piper is not running{self._exit_reason()}")
             try:
-                self.process.stdin.write(line.encode() + b"\n")
+                self.process.stdin.write(json.dumps(request).encode() + b"\n")
                 self.process.stdin.flush()
             except (BrokenPipeError, OSError):
                 raise TtsError(f"Piper has exited{self._exit_reason()}") from None
             try:
-                path = self._answers.get(timeout=timeout)
+                answer = self._answers.get(timeout=timeout)
             except queue.Empty:
                 self.close()
                 raise TtsError(f"Piper took longer than {timeout:.0f} s; stopped it") from None
-            if path is None:
+            if answer is None:
                 self.process.wait()
                 raise TtsError(f"Piper has exited{self._exit_reason()}")
-        try:
-            with wave.open(path, "rb") as wav:
-                rate, channels = wav.getframerate(), wav.getnchannels()
-                samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.int16)
-        except (OSError, EOFError, wave.Error) as err:
-            raise TtsError(f"Piper's output {path} is unreadable: {err}") from None
-        finally:
-            Path(path).unlink(missing_ok=True)
-        if channels > 1:
-            samples = samples.reshape(-1, channels)[:, 0].copy()
-        return Speech(samples, rate, self.engine)
+        header, audio = answer
+        if "error" in header:
+            raise TtsError(f"Piper could not say it: {header['error']}")
+        return Speech(np.frombuffer(audio, dtype="<i2").astype(np.int16), int(header["rate"]), self.engine)
 
     def _exit_reason(self) -> str:
         code = self.process.poll() if self.process else None
         detail = next((line for line in reversed(self._last_lines) if line.strip()), "")
-        return f" (exit code {code}{': ' + detail if detail else ''})" if code is not None else ""
+        return f" (exit code {code}{': ' + detail[:200] if detail else ''})" if code is not None else ""
 
     def close(self) -> None:
-        """Stop Piper and remove its folder; safe to call twice."""
+        """Stop Piper; safe to call twice."""
         process, self.process = self.process, None
-        if process is not None:
-            if process.stdin:
-                try:
-                    process.stdin.close()  # end of input: Piper exits by itself
-                except OSError:
-                    pass
+        if process is None:
+            return
+        if process.stdin:
             try:
-                process.wait(timeout=PIPER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
+                process.stdin.close()  # end of input: Piper exits by itself
+            except OSError:
+                pass
+        try:
+            process.wait(timeout=PIPER_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class Synthesizer:
