@@ -247,3 +247,34 @@ def test_espeak_output_is_parsed_as_speech():
     assert np.abs(speech.samples).max() > 1000
     with pytest.raises(Exception):
         read_wav_bytes(b"not a wav")
+
+
+def piper_child(service: VoiceProcess) -> int:
+    """The pid of the Piper worker the voice service started."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == service.process.pid and b"piper_worker" in cmdline:
+            return int(entry.name)
+    raise AssertionError("the voice service has no Piper child")
+
+
+def test_a_crashed_piper_is_replaced_and_speech_goes_on(start_voice, probe):
+    voice = start_voice()
+    voice.wait_log(r"Piper ready")
+    first = piper_child(voice)
+    os.kill(first, 9)
+    before = voice.played_frames()
+    _, finished = say_and_wait(probe, "Turn on the kitchen light.", "after-crash")
+    assert not finished.interrupted  # espeak-ng stands in
+    assert words(transcribe(voice.clip_since(before, "after-crash.wav"))) == ["turn", "on", "the", "kitchen", "light"]
+    voice.wait_log(r"Piper failed .*restarting Piper")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while sum("Piper ready" in line for line in voice.log) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert piper_child(voice) != first
