@@ -147,7 +147,8 @@ def test_buttons_and_announce_become_bus_messages():
 @pytest.mark.parametrize("what, raw", [
     ("mute", b"on"), ("mute", b"ON "), ("mute", b"1"), ("mute", b"true"), ("mute", b""), ("mute", b"\xff"),
     ("volume", b"101"), ("volume", b"-1"), ("volume", b"50.5"), ("volume", b"nan"), ("volume", b"inf"),
-    ("volume", b"1e2"), ("volume", b" 50"), ("volume", b"0x10"), ("volume", b"9" * 500),
+    ("volume", b"1e2"), ("volume", b" 50"), ("volume", b"0x10"), ("volume", b"9" * 500), ("volume", b"-0"),
+    ("volume", "٩".encode()), ("volume", "５０".encode()),
     ("wake_threshold", b"0"), ("wake_threshold", b"1"), ("wake_threshold", b"0.99"), ("wake_threshold", b"NaN"),
     ("wake_word", b"hey_siri"), ("wake_word", b"ALEXA"), ("wake_word", b""),
     ("light", b"ON"), ("light", b'{"state": "on"}'), ("light", b'{"brightness": 300}'),

@@ -111,8 +111,8 @@ class HubClient:
         except queue.Empty:
             return None
         finally:
+            reader.disconnect()  # before loop_stop, which else waits out paho's 1 s select
             reader.loop_stop()
-            reader.disconnect()
 
     def seen(self, topic: str) -> list[bytes]:
         with self._lock:
@@ -123,8 +123,8 @@ class HubClient:
             self.messages.get_nowait()
 
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 class BridgeProcess:

@@ -96,7 +96,7 @@ def read_template(template: Any, payload: str) -> Any:
         return payload
     try:
         value: Any = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     for part in _PATH_PART_RE.finditer(match.group("path") or ""):
         key = next(g for g in part.groups() if g is not None)
@@ -174,7 +174,7 @@ class HomeEntity:
             roles.pop("state")  # scenes have none; climate's is the mode topic
         topics: dict[str, list[str]] = {}
         for role, topic in roles.items():
-            if isinstance(topic, str) and topic and len(topic) < 1024:
+            if _topic(topic):  # no wildcards: "#" would pull the whole broker (and our own topics) in
                 topics.setdefault(topic, []).append(role)
         return topics
 
@@ -209,7 +209,7 @@ class HomeEntity:
         if self.domain == "light" and self.option("schema") == "json":
             try:
                 data = json.loads(payload)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return
             if not isinstance(data, dict):
                 return

@@ -28,6 +28,7 @@ RECONNECT_MAX_S = 5.0
 KEEPALIVE_S = 30  # the broker publishes our last will this long (x1.5) after we vanish
 CONNECT_TIMEOUT_S = 5.0
 PUBLISH_TIMEOUT_S = 2.0
+GOODBYE_TIMEOUT_S = 0.5  # shutdown must stay quick (the supervisor allows 2 s)
 EVENT_QUEUE_MAX = 200  # events kept while the hub is away; the oldest go first
 SUBSCRIBE_BATCH = 64  # topics per SUBSCRIBE packet
 HUB_AWAY_REPORT_S = 30.0  # unreachable this long (after having been connected) is worth telling the user
@@ -213,6 +214,9 @@ class HubLink:
                     try:
                         async for message in client.messages:
                             self._deliver(message)
+                    except asyncio.CancelledError:
+                        await self._say_goodbye(client)
+                        raise
                     finally:
                         sender.cancel()
                         await asyncio.gather(sender, return_exceptions=True)
@@ -234,6 +238,14 @@ class HubLink:
                 self.connected.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
+
+    async def _say_goodbye(self, client: aiomqtt.Client) -> None:
+        """On a clean stop, mark the speaker offline ourselves: the will is only for a crash."""
+        try:
+            await asyncio.wait_for(client.publish(self.availability_topic, OFFLINE, qos=1, retain=True),
+                                   GOODBYE_TIMEOUT_S)
+        except (aiomqtt.MqttError, asyncio.TimeoutError, asyncio.CancelledError):
+            _LOGGER.debug("Could not say goodbye to the hub broker")
 
     def _deliver(self, message: aiomqtt.Message) -> None:
         payload = message.payload

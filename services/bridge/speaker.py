@@ -53,8 +53,9 @@ DEFAULT_WAKE_WORDS = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy")
 BUTTON_EVENTS = ("single", "double", "long", "very_long")
 DEVICE_STATES: tuple[str, ...] = DeviceStateName.__args__  # type: ignore[attr-defined]
 ON, OFF, PRESS = "ON", "OFF", "PRESS"
-# Plain decimal numbers only: no "nan", "inf", "1e3", hex, or surrounding junk.
-_NUMBER_RE = re.compile(r"^-?\d{1,6}(\.\d{1,6})?$")
+# Plain ASCII decimal numbers only: no sign, "nan", "inf", "1e3", hex, junk around it, and no other
+# scripts' digits (float() reads "٩" as 9; a fuzz test found that).
+_NUMBER_RE = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6})?$")
 _CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -230,7 +231,7 @@ def _light(payload: bytes) -> SetLight:
     """Home Assistant's JSON light schema: {"state": "ON", "brightness": 0-255, "color": {r, g, b}}."""
     try:
         data = json.loads(_text(payload))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: '[[[[...' nested too deep
         raise BadHubPayload("not JSON") from None
     if not isinstance(data, dict) or not data or set(data) - {"state", "brightness", "color", "color_mode", "transition"}:
         raise BadHubPayload("not a light command object")
