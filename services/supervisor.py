@@ -30,7 +30,8 @@ STOP_GRACE_S = 2.0  # whole shutdown stays under 3 s
 RESTART_MIN_S = 0.5
 RESTART_MAX_S = 10.0
 STABLE_AFTER_S = 30.0  # a service up this long has its restart backoff reset
-WATCHDOG_S = 30.0  # a service silent this long is hung: killed and restarted
+WATCHDOG_S = 30.0  # a ready service silent this long is hung: killed and restarted
+START_TIMEOUT_S = 600.0  # as systemd's TimeoutStartSec: the first start may train the dialogue model
 BUS_FILE = "bus.json"  # where `samantha say` and `monitor` find the private bus
 
 
@@ -134,10 +135,17 @@ class Supervisor:
     async def watch_watchdogs(self) -> None:
         while True:
             await asyncio.sleep(1.0)
+            now = time.monotonic()
             for child in self.children.values():
                 proc = child.process
-                if proc and proc.returncode is None and time.monotonic() - child.last_watchdog > WATCHDOG_S:
+                if not proc or proc.returncode is not None:
+                    continue
+                # As systemd does, the watchdog counts only once the service has said READY=1.
+                if child.ready.is_set() and now - child.last_watchdog > WATCHDOG_S:
                     self.say(f"{child.name} stopped feeding its watchdog; killing it")
+                    proc.kill()
+                elif not child.ready.is_set() and now - child.started_at > START_TIMEOUT_S:
+                    self.say(f"{child.name} was not ready within {START_TIMEOUT_S:.0f} s; killing it")
                     proc.kill()
 
     def write_bus_file(self) -> Path:
