@@ -51,7 +51,8 @@ Z2M_LIGHT = {
 class HubClient:
     """A test's client on the hub broker: sees everything, publishes anything."""
 
-    def __init__(self, port: int, **connect: Any) -> None:
+    def __init__(self, port: int, tls: dict[str, Any] | None = None, username: str | None = None,
+                 password: str | None = None) -> None:
         self.messages: "queue.Queue[tuple[str, bytes, bool]]" = queue.Queue()
         self.history: list[tuple[str, bytes, bool]] = []
         self.last: dict[str, bytes] = {}  # the latest payload seen on each topic
@@ -61,10 +62,18 @@ class HubClient:
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a, **k: subscribed.set()
+        self.tls, self.username, self.password = tls, username, password
+        self._secure(self.client)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         self.client.subscribe("#")
         assert subscribed.wait(5), "hub client could not subscribe"
+
+    def _secure(self, client: mqtt.Client) -> None:
+        if self.tls is not None:
+            client.tls_set(**self.tls)
+        if self.username is not None:
+            client.username_pw_set(self.username, self.password)
 
     def _on_message(self, client, userdata, msg) -> None:
         item = (msg.topic, bytes(msg.payload), bool(msg.retain))
@@ -103,6 +112,7 @@ class HubClient:
         got: "queue.Queue[bytes]" = queue.Queue()
         reader = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"reader-{time.time_ns()}")
         reader.on_message = lambda c, u, msg: got.put(bytes(msg.payload)) if msg.retain else None
+        self._secure(reader)
         reader.connect("127.0.0.1", self.port)
         reader.loop_start()
         reader.subscribe(topic)

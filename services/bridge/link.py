@@ -196,7 +196,7 @@ class HubLink:
         """Stay connected for ever; reconnect with backoff when the hub broker goes away."""
         delay = RECONNECT_MIN_S
         away_since: float | None = None
-        last_problem = ""
+        last_problem = last_logged = ""
         while True:
             try:
                 client = self._new_client()
@@ -206,7 +206,7 @@ class HubLink:
                     self.connected.set()
                     self.connects += 1
                     _LOGGER.info("Connected to the hub broker at %s", self.where)
-                    delay, away_since, last_problem = RECONNECT_MIN_S, None, ""
+                    delay, away_since, last_problem, last_logged = RECONNECT_MIN_S, None, "", ""
                     self.republish_all()
                     if self.on_connect is not None:
                         self.on_connect()
@@ -225,14 +225,16 @@ class HubLink:
                 if self.connected.is_set():
                     _LOGGER.warning("Lost the hub broker at %s (%s); reconnecting", self.where, err)
                     away_since = time.monotonic()
-                elif problem != last_problem:
-                    _LOGGER.warning("%s", problem)
                 if away_since is None:
                     away_since = time.monotonic()
-                if problem != last_problem and (
-                        is_settings or time.monotonic() - away_since >= HUB_AWAY_REPORT_S):
+                # Each problem is told once (not per retry): to the user (ServiceError, which logs it
+                # too) when it is a settings mistake or lasts, else in the log only.
+                if problem != last_problem and (is_settings or time.monotonic() - away_since >= HUB_AWAY_REPORT_S):
                     self.on_problem(problem)
-                    last_problem = problem
+                    last_problem = last_logged = problem
+                elif problem != last_logged:
+                    _LOGGER.warning("%s", problem)
+                    last_logged = problem
             finally:
                 self._client = None
                 self.connected.clear()
