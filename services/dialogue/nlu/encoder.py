@@ -34,6 +34,7 @@ class SentenceEncoder:
     """
 
     def __init__(self, model_dir: Path = ENCODER_DIR) -> None:
+        verify_manifest(model_dir)
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
@@ -80,6 +81,32 @@ class SentenceEncoder:
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             out[batch] = self.session.run(["sentence_embedding"], feeds)[0]
         return out
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing or is not the one models/manifest.toml names."""
+
+
+_verified: set[Path] = set()
+
+
+def verify_manifest(model_dir: Path) -> None:
+    """Check the encoder files against the sha256 in models/manifest.toml (once per process)."""
+    import tomllib
+
+    manifest = model_dir.parent / "manifest.toml"
+    if model_dir in _verified or not manifest.exists():
+        return
+    for entry in tomllib.loads(manifest.read_text(encoding="utf-8")).get("file", []):
+        path = manifest.parent / entry["path"]
+        if path.parent != model_dir:
+            continue
+        if not path.exists():
+            raise ModelFileError(f"{path}: missing (see models/build_encoder.py)")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != entry["sha256"]:
+            raise ModelFileError(f"{path}: sha256 {digest} differs from models/manifest.toml")
+    _verified.add(model_dir)
 
 
 def sentence_key(text: str) -> str:

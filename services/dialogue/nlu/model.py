@@ -30,7 +30,7 @@ from .encoder import ENCODER_DIR, EmbeddingCache, SentenceEncoder
 from .heads import OnnxHead, softmax_head_onnx, train_softmax
 from .home import Home
 from .sentences import Example, SentenceError, SentenceSet, load_sentences, sample_examples
-from .slots import fill_slots
+from .slots import fill_slots, find_duration
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,8 +41,6 @@ CONFIDENCE_MIN = 0.5
 # (full confidence) and at which it counts as unrelated (no confidence).
 SIMILARITY_CLOSE = 0.6
 SIMILARITY_FAR = 0.3
-# A wildcard template match gives way to the neural model only when it is this sure.
-OVERRIDE_WILDCARD_CONFIDENCE = 0.8
 TEMPLATE_CONFIDENCE = 1.0
 WILDCARD_TEMPLATE_CONFIDENCE = 0.95
 NEIGHBOURS = 8
@@ -112,7 +110,6 @@ class _Engine:
     slot_lists: dict[str, Any]
     heads: _Heads
     custom_dir: Path | None
-    wildcard_names: set[str] = field(default_factory=set)
 
 
 class DialogueModel:
@@ -179,14 +176,10 @@ class DialogueModel:
         embedding, piece_ids = self._encoder.encode_with_pieces(text)
         probs = engine.heads.probabilities(embedding, piece_ids)
         matched = self._match_templates(engine, text, intent_context, probs)
-        if matched is not None and matched[2] >= TEMPLATE_CONFIDENCE:
+        if matched is not None:
             intent, slots, confidence = matched
             return Understanding(text, intent, slots, confidence, _ms(started))
         intent, slots, confidence = self._neural(engine, text, embedding, intent_context, probs)
-        if matched is not None and not (intent != matched[0] and confidence >= OVERRIDE_WILDCARD_CONFIDENCE):
-            # A wildcard template ("what is {query}") matched; it stands unless the neural model
-            # is sure the words mean something else ("what's today").
-            intent, slots, confidence = matched
         if confidence < CONFIDENCE_MIN:
             intent, slots = None, {}
         return Understanding(text, intent, slots, round(confidence, 3), _ms(started))
@@ -232,9 +225,14 @@ class DialogueModel:
                 text, intents, slot_lists=engine.slot_lists, intent_context=context,
                 language=self.language, best_slot_name="name",
             )
+            if ha is not None and subset is not None and find_duration(text):
+                # "open the garage door in 5 minutes" is a delayed command (HassStartTimer), not
+                # "open the garage door": a duration the match left unused needs every intent.
+                if not any(e.name in _DURATION_SLOTS for e in ha.entities.values()):
+                    continue
             if ha is not None:
                 break
-        if own is not None and not own_wild and (ha is None or len(ha.entities) <= len(own.entities)):
+        if own is not None and not own_wild and (ha is None or _exact_slots(ha) <= _exact_slots(own)):
             # The device's own wording of an HA intent, unless HA's adds slots (e.g. the area).
             return own.intent.name, _slot_values(own), TEMPLATE_CONFIDENCE
         if ha is not None:
@@ -287,12 +285,21 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000.0, 3)
 
 
+_DURATION_SLOTS = {"hours", "minutes", "seconds", "start_hours", "start_minutes", "start_seconds"}
+
+
+def _exact_slots(result: Any) -> int:
+    return sum(not e.is_wildcard for e in result.entities.values())
+
+
 def _slot_values(result: Any) -> dict[str, Any]:
     slots = {}
     for entity in result.entities.values():
         value = entity.value
         if isinstance(value, str) and entity.is_wildcard:
             value = value.strip()
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)  # "5 minutes" is 5, not 5.0
         slots[entity.name] = value
     return slots
 
