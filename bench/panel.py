@@ -28,6 +28,7 @@ import queue
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -50,6 +51,7 @@ TAP_S = 0.03
 GAP_S = 0.05
 IDLE_MEASURE_S = 10.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+STATE_DIR = tempfile.mkdtemp(prefix="bench-panel-state-")
 
 
 class Receiver:
@@ -82,7 +84,8 @@ class PanelInThread:
     """The panel service on its own event loop in a thread of this process."""
 
     def __init__(self, port: int, **panel) -> None:
-        self.settings = settings_from_dict({"bus": {"host": "127.0.0.1", "port": port}, "panel": panel})
+        self.settings = settings_from_dict({"general": {"state_dir": STATE_DIR},
+                                            "bus": {"host": "127.0.0.1", "port": port}, "panel": panel})
         self.ready = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
 
@@ -192,7 +195,8 @@ def measure_process(port: int, receiver: Receiver, tmp: Path) -> None:
     config = tmp / "config.toml"
     config.write_text("")
     env = {**os.environ, "SAMANTHA_CONFIG": str(config),
-           "SAMANTHA_OVERRIDES": json.dumps({"bus": {"host": "127.0.0.1", "port": port},
+           "SAMANTHA_OVERRIDES": json.dumps({"general": {"state_dir": STATE_DIR},
+                                             "bus": {"host": "127.0.0.1", "port": port},
                                              "panel": {"hat": "respeaker-2mic"}})}
     env.pop("GPIOZERO_PIN_FACTORY", None)
     process = subprocess.Popen([sys.executable, "-m", "services.panel"], env=env, cwd=REPO,
@@ -229,8 +233,6 @@ def main() -> int:
     parser.add_argument("--presses", type=int, default=100, help="presses per pattern")
     args = parser.parse_args()
     Device.pin_factory = MockFactory(pin_class=MockPWMPin)
-    import tempfile
-
     with PrivateBroker() as broker, tempfile.TemporaryDirectory(prefix="bench-panel-") as tmp:
         receiver = Receiver(broker.port)
         try:

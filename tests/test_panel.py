@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,8 +30,10 @@ from services.bus import Bus
 from services.messages import (
     ButtonPressed,
     DeviceState,
+    LightState,
     MuteState,
     ServiceError,
+    SetLight,
     SetMute,
     TimerEvent,
     TranscriptReady,
@@ -73,9 +76,13 @@ def plain_pins():
 class RunningPanel:
     """The panel service in a thread of this process, on the test broker."""
 
-    def __init__(self, broker, **panel) -> None:
-        self.settings = settings_from_dict(
-            {"bus": {"host": "127.0.0.1", "port": broker.port}, "panel": panel})
+    def __init__(self, broker, state_dir: Path | None = None, **panel) -> None:
+        state_dir = state_dir or Path(tempfile.mkdtemp(prefix="panel-state-"))
+        self.settings = settings_from_dict({
+            "general": {"state_dir": str(state_dir)},
+            "bus": {"host": "127.0.0.1", "port": broker.port},
+            "panel": panel,
+        })
         self.ready = threading.Event()
         self.service: PanelService | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,6 +116,11 @@ class RunningPanel:
         assert self._loop is not None and self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+
+    def call(self, coroutine_function) -> None:
+        """Run one of the service's coroutines (reload, ...) on its loop and wait for it."""
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(coroutine_function(), self._loop).result(10)
 
 
 def tap(pin, hold_s: float = SHORT_S) -> None:
@@ -376,6 +388,28 @@ def test_respeaker_4mic_ring_powers_up_spins_and_shows_volume(plain_pins, broker
     probe.publish(VolumeState(volume=60))
 
 
+def test_lamp_from_the_hub_shows_when_idle_and_survives_a_restart(plain_pins, broker, probe, tmp_path):
+    reader = Apa102Reader()
+    with RunningPanel(broker, tmp_path, hat="respeaker-2mic", brightness=1.0):
+        assert probe.wait_for(LightState, timeout=5).on is False
+        probe.publish(DeviceState(state="idle"))
+        probe.publish(SetLight(on=True, brightness=0.5, rgb=[255, 160, 60]))
+        assert probe.wait_for(LightState, timeout=5) == LightState(on=True, brightness=0.5, rgb=[255, 160, 60])
+        lamp = [(31, 128, 80, 30)] * 3
+        wait_until(lambda: reader.pixels() == lamp, what="warm lamp on the ring")
+        probe.publish(DeviceState(state="listening"))  # states show over the lamp
+        wait_until(lambda: reader.pixels() == [(31, 0, 64, 255)] * 3, what="listening over the lamp")
+        probe.publish(DeviceState(state="idle"))
+        wait_until(lambda: reader.pixels() == lamp, what="lamp back when idle")
+        probe.publish(SetLight(brightness=1.0))  # omitted fields stay
+        wait_until(lambda: reader.pixels() == [(31, 255, 160, 60)] * 3, what="brighter lamp")
+    probe.drain()
+    with RunningPanel(broker, tmp_path, hat="respeaker-2mic", brightness=1.0):
+        assert probe.wait_for(LightState, timeout=5) == LightState(on=True, brightness=1.0, rgb=[255, 160, 60])
+        wait_until(lambda: reader.pixels() == [(31, 255, 160, 60)] * 3, what="lamp kept across a restart")
+    probe.publish(DeviceState(state="idle"))
+
+
 def test_apa102_end_frame_reaches_every_led():
     frame = apa102_frame([(0.0, 0.0, 0.0)] * 40, 1.0)
     assert len(frame) == 4 + 40 * 4 + 4  # 32 zero bits reach 64 LEDs
@@ -411,6 +445,16 @@ def test_spi_unavailable_reports_error_and_button_still_works(pwm_pins, broker, 
             assert probe.wait_for(ButtonPressed, timeout=5).press == "single"
     finally:
         other_user.close()
+
+
+def test_reload_retries_leds_that_failed(pwm_pins, broker, probe):
+    other_user = LED(18)
+    with RunningPanel(broker, leds="pwmled", led_pins=[18], brightness=1.0) as panel:
+        probe.wait_for(ServiceError, timeout=5)
+        other_user.close()  # the other program let go of the pin
+        panel.call(panel.service.reload)  # what SIGHUP does
+        probe.publish(DeviceState(state="listening"))
+        wait_until(lambda: pwm_pins.pin(18).state == 1.0, what="LEDs work after the reload")
 
 
 def test_busy_button_pin_reports_error_and_leds_still_work(pwm_pins, broker, probe):

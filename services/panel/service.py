@@ -5,7 +5,9 @@ It reports presses as ``ButtonPressed`` (single, double, long, very_long); what 
 device's state. The one exception is the very long press, which by default toggles the microphone
 mute here (``SetMute``), so that muting works even when nothing else does.
 
-The LEDs follow the retained ``DeviceState``, ``MuteState`` and ``VolumeState``. Button and LEDs are
+The LEDs follow the retained ``DeviceState``, ``MuteState`` and ``VolumeState``; while the device is
+idle they can be a lamp (``SetLight`` from the hub, kept across restarts in ``<state>/light.json``
+and published retained as ``LightState``). Button and LEDs are
 opened separately: when one fails (pin busy, no SPI) the other keeps working and the failure goes
 on the bus as a ``ServiceError``. SIGHUP retries whatever failed.
 """
@@ -14,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from device.button import PanelButton, Press, PressClassifier, choose_pin_factory
 from device.leds import (
     HAT_PRESETS,
+    Animation,
     STATE_ANIMATIONS,
     Apa102Ring,
     LedBackend,
@@ -30,13 +35,23 @@ from device.leds import (
 )
 
 from ..config import ConfigError
-from ..messages import ButtonPressed, DeviceState, Message, MuteState, SetMute, VolumeState
+from ..messages import (
+    ButtonPressed,
+    DeviceState,
+    LightState,
+    Message,
+    MuteState,
+    SetLight,
+    SetMute,
+    VolumeState,
+)
 from ..service import Service
 from .settings import PanelSettings
 
 _LOGGER = logging.getLogger(__name__)
 
 NO_PIN = -1
+LIGHT_FILE = "light.json"
 PINS_NEEDED = {"pwmled": "1 pin", "rgbled": "3 pins (red, green, blue)"}
 
 
@@ -97,7 +112,7 @@ class PanelService(Service):
     """Reports button presses on the bus and shows the device's state on the LEDs."""
 
     name = "panel"
-    subscriptions = (DeviceState, MuteState, VolumeState)
+    subscriptions = (DeviceState, MuteState, VolumeState, SetLight)
 
     def __init__(self, settings, bus) -> None:
         super().__init__(settings, bus)
@@ -108,6 +123,8 @@ class PanelService(Service):
         self.state = "idle"
         self.muted = False
         self.volume: int | None = None
+        self.light_file = Path(settings.state_dir) / LIGHT_FILE
+        self.light = load_light(self.light_file)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
@@ -166,8 +183,20 @@ class PanelService(Service):
         if press == "very_long" and self.panel.very_long_press == "mute":
             self.bus.publish(SetMute(muted=not self.muted))
 
+    async def connected(self) -> None:
+        self.bus.publish(self.light)
+
     async def handle(self, message: Message) -> None:
-        if isinstance(message, DeviceState):
+        if isinstance(message, SetLight):
+            self.light = LightState(
+                on=self.light.on if message.on is None else message.on,
+                brightness=self.light.brightness if message.brightness is None else message.brightness,
+                rgb=list(self.light.rgb if message.rgb is None else message.rgb),
+            )
+            save_light(self.light_file, self.light)
+            self.bus.publish(self.light)
+            self._show_state()
+        elif isinstance(message, DeviceState):
             self.state = message.state
             self._show_state()
         elif isinstance(message, MuteState):
@@ -186,8 +215,14 @@ class PanelService(Service):
         return self.state
 
     def _show_state(self) -> None:
-        if self.leds is not None:
-            self.leds.play(STATE_ANIMATIONS[self.shown_state()])
+        if self.leds is None:
+            return
+        state = self.shown_state()
+        if state == "idle" and self.light.on:
+            red, green, blue = (channel / 255 * self.light.brightness for channel in self.light.rgb)
+            self.leds.play(Animation("solid", (red, green, blue)))
+        else:
+            self.leds.play(STATE_ANIMATIONS[state])
 
     async def reload(self) -> None:
         """SIGHUP: try again to open a button or LEDs that failed."""
@@ -201,3 +236,25 @@ class PanelService(Service):
         if self.leds is not None:
             self.leds.close()
             self.leds = None
+
+
+def load_light(path: Path) -> LightState:
+    """The lamp as it was left; off when there is no (readable) file."""
+    try:
+        return LightState.from_json(path.read_bytes())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as err:  # BadMessage is a ValueError
+        _LOGGER.warning("Ignoring %s: %s", path, err)
+    return LightState(on=False)
+
+
+def save_light(path: Path, light: LightState) -> None:
+    """Write atomically, so that a crash leaves the previous lamp setting."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(light.to_json(), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as err:
+        _LOGGER.warning("Could not keep the lamp setting in %s: %s", path, err)
