@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from ..messages import HomeCommandResult, Message, SetMute, SetVolume, StopSpeaking
 from .alarms import ALARM_INTENTS, Alarms
-from .home_control import HOME_INTENTS, HomeControl, Resolution, Target
+from .home_control import BRIGHTNESS_STEP_PCT, HOME_INTENTS, HomeControl, Resolution, Target, domain_in_words
 from .memory import Memory, perspective
 from .nlu import Home
 from .responses import Responses, capitalize_first
@@ -56,6 +56,7 @@ _BRIGHTER_RE = re.compile(r"\b(brighter|lighter)\b", re.I)
 _DIMMER_RE = re.compile(r"\b(dimmer|darker|less bright)\b", re.I)
 _IT_RE = re.compile(r"\b(it|them|that|those)\b", re.I)
 _TURN_IT_RE = re.compile(r"\bturn (it|them|that) (on|off)\b|\bturn (on|off) (it|them|that)\b|\bswitch (it|them) (on|off)\b", re.I)
+_AREA_WORDS_RE = re.compile(r"\bin the (?P<place>[a-z' ]+?)\s*[.!?]?$", re.I)
 _THAT_RE = re.compile(r"\b(that|it)\b", re.I)
 _FORGET_RE = re.compile(r"^\s*(please\s+)?forget\s+(about\s+)?(?P<query>.+?)\s*[.!?]?\s*$", re.I)
 _NOT_A_QUERY = {"it", "that", "this", "about it", "about that", "it then", "that then"}
@@ -63,10 +64,10 @@ _EVERYTHING_RE = re.compile(r"^(everything|all|all of it|all about me|everything
 # The model does not know these incomplete requests (they have no slot values to learn from);
 # the conversation asks for what is missing. Kept narrow: the start of a request, nothing else.
 _FALLBACK_INTENTS = (
-    (re.compile(r"^(please\s+)?(set|start|make|create)\s+(me\s+)?(a|an|another|the)?\s*([\w ]+\s)?timer\b", re.I),
-     "HassStartTimer"),
-    (re.compile(r"^(please\s+)?(set|make|create|add)\s+(me\s+)?(a|an|another|the|my)?\s*alarm\b", re.I),
-     "SamanthaSetAlarm"),
+    (re.compile(r"^(please\s+)?((can|could|would|will) you\s+)?(please\s+)?(set|start|make|create)\s+(me\s+)?"
+                r"(a|an|another|the)?\s*([\w ]+\s)?timer\b", re.I), "HassStartTimer"),
+    (re.compile(r"^(please\s+)?((can|could|would|will) you\s+)?(please\s+)?(set|make|create|add)\s+(me\s+)?"
+                r"(a|an|another|the|my)?\s*alarm\b", re.I), "SamanthaSetAlarm"),
     (re.compile(r"^(please\s+)?remember\s+(something|this|that)\s*$", re.I), "SamanthaRemember"),
     (re.compile(r"^(please\s+)?forget\s+(about\s+)?(?!it\b|that\b|this\b)\w+", re.I), "SamanthaForget"),
 )
@@ -262,8 +263,8 @@ class Conversation:
             turn.intent in (None, "HassLightSet", "SamanthaVolumeUp", "SamanthaVolumeDown") or _IT_RE.search(text)
         ):
             step = 1 if _BRIGHTER_RE.search(text) else -1
-            return await self.carry_out("HassLightSet", last.target,
-                                        {"brightness_step_pct": step * 25}, "brighter" if step > 0 else "dimmer")
+            return await self.carry_out("HassLightSet", last.target, {"brightness_step_pct": step * BRIGHTNESS_STEP_PCT},
+                                        "brighter" if step > 0 else "dimmer")
         if _TURN_IT_RE.search(text) and not has_target:
             intent = "HassTurnOn" if re.search(r"\bon\b", text, re.I) else "HassTurnOff"
             return await self.home_on(intent, last.target, {})
@@ -292,10 +293,20 @@ class Conversation:
     async def home_request(self, turn: Turn) -> Reply:
         intent = turn.intent or ""
         data = {k: v for k, v in turn.slots.items() if k not in ("name", "area", "floor")}
+        step = data.pop("brightness_step", None)
+        if step in ("up", "down"):  # "make the kitchen light brighter"
+            data["brightness_step_pct"] = BRIGHTNESS_STEP_PCT if step == "up" else -BRIGHTNESS_STEP_PCT
         if intent not in TARGETED_INTENTS and not turn.slot_text("name"):
             return await self._hub_request(intent, data)
         if not self.home.home.entities:
             return Reply(self.say("home_nothing_to_control"))
+        said_area = _AREA_WORDS_RE.search(turn.text)
+        if not turn.slot_text("area") and not turn.slot_text("name") and said_area:
+            # "in the attic": a room the home does not have, which the model could not fill in.
+            place = said_area.group("place")
+            if (self.home.home.resolve("area", place) is None and self.home.home.resolve("floor", place) is None
+                    and not self.home.entities_named(place) and not domain_in_words(place)):
+                return self._unresolved(Resolution(unknown_area=place, domain=turn.slot_text("domain")), intent, data)
         resolution = self.home.resolve(turn.slots, turn.text)
         if resolution.target is None:
             if resolution.unknown_name == "that" and self._recent_home() is not None:
@@ -369,6 +380,8 @@ class Conversation:
                 return Reply(self.say("brightness_set", brightness=_number_text(data["brightness"]), **fields))
             if "color" in data:
                 return Reply(self.say("color_set", color=data["color"], **fields))
+            if "brightness_step_pct" in data:
+                return Reply(self.say("brighter" if data["brightness_step_pct"] > 0 else "dimmer", **fields))
         if intent == "HassClimateSetTemperature" and "temperature" in data:
             return Reply(self.say("temperature_set", temperature=_number_text(data["temperature"]), **fields))
         if result.message:
@@ -532,6 +545,8 @@ class Conversation:
         return await self._on_SamanthaSetName(Turn(turn.text, "SamanthaSetName", {"name": text}))
 
     async def _on_SamanthaGetName(self, turn: Turn) -> Reply:
+        if re.search(r"\byour name\b|\bwho are you\b", turn.text, re.I):
+            return Reply(self.say("my_name"))
         if not self.user_name:
             return asking(self.say("name_unknown"), "name", self._name_answer)
         return Reply(self.say("name_known"))
