@@ -25,13 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.broker import PrivateBroker  # noqa: E402
 from services.messages import BadMessage, Say, SpeakingFinished, SpeakingStarted, StopSpeaking, VolumeState, parse  # noqa: E402
+from services.voice.tts import PiperProcess, default_piper_voice  # noqa: E402
 from tests.conftest import BusProbe  # noqa: E402
 
 SHORT_TEXTS = ("Turn on the kitchen light.", "Okay, the timer is set.", "It is twenty past nine.",
                "Sure, playing it now.", "Good morning.")
 LONG_TEXT = ("Here is a long answer about the weather this week, with rain on Monday and sun on "
              "Tuesday, and a lot more to say after that about the days that follow it.")
-POLL_S = 0.0005  # how often the speaker file is looked at
+POLL_S = 0.001  # how often the speaker file is looked at
 IDLE_WINDOW_S = 10.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -176,7 +177,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp, PrivateBroker() as broker:
         folder = Path(tmp)
         probe = TimedProbe(broker.port)
-        print(f"voice service benchmark, {args.runs} runs each, WAV-file speaker (real-time paced)")
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"voice service benchmark, {args.runs} runs each, WAV-file speaker (real-time paced); "
+              f"{os.cpu_count()} cores, load average {load}")
 
         voice = VoiceUnderTest(folder, broker, probe, "piper")
         ready = voice.wait_log(r"Piper ready")
@@ -206,6 +209,16 @@ def main() -> None:
                   f"over {IDLE_WINDOW_S:.0f} s")
         print(f"{'together':<14}               RSS {sum(rss_mb(pid) for pid in pids.values()):6.1f} MB")
         voice.stop()
+
+        piper = PiperProcess(default_piper_voice())
+        piper.start()
+        alone = []
+        for run in range(args.runs):
+            began = time.monotonic()
+            piper.synthesize(SHORT_TEXTS[run % len(SHORT_TEXTS)])
+            alone.append(time.monotonic() - began)
+        piper.close()
+        print(f"Piper worker alone, one short sentence  {ms(alone)}")
 
         voice = VoiceUnderTest(folder, broker, probe, "espeak")
         espeak_started, espeak_audio = [], []

@@ -38,7 +38,7 @@ PIPER_TIMEOUT_BASE_S = 10.0  # per request, plus PIPER_TIMEOUT_PER_CHAR_S per ch
 PIPER_TIMEOUT_PER_CHAR_S = 0.15  # real-time factor ~1 on a Pi 3, ~15 characters per second spoken
 PIPER_RESTART_DELAYS_S = (1.0, 5.0, 30.0)  # after the last one fails, stay on espeak-ng
 PIPER_WARM_UP_TEXT = "Hello."  # the first synthesis is slow; do it before anyone waits for it
-PIPER_STOP_TIMEOUT_S = 2.0
+PIPER_STOP_TIMEOUT_S = 0.5  # a worker in the middle of a long sentence is killed after this
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])  # so the worker finds services/ wherever we run
 
 
@@ -346,7 +346,9 @@ class Synthesizer:
     def close(self) -> None:
         self._closing.set()
         self.piper_ready.clear()
+        if self.piper is not None:
+            self.piper.close()  # also ends a start() that is still loading
         if self._starter is not None and self._starter.is_alive():
             self._starter.join(timeout=PIPER_STOP_TIMEOUT_S)
         if self.piper is not None:
-            self.piper.close()
+            self.piper.close()  # in case the starter launched one meanwhile
