@@ -528,11 +528,16 @@ def test_process_with_mock_factory_variable_drives_pwm(tmp_path):
     assert "GPIOZERO_PIN_FACTORY=mock" in done.stderr
 
 
-def test_process_refuses_led_pins_that_do_not_fit(broker, tmp_path):
-    process = start_panel_process(broker, tmp_path, {"leds": "rgbled", "led_pins": [22]})
+@pytest.mark.parametrize("panel, problem", [
+    ({"leds": "rgbled", "led_pins": [22]}, "panel.led_pins = [22]: leds = 'rgbled' needs 3 pins"),
+    ({"long_press_s": 3.0, "very_long_press_s": 2.0}, "panel.long_press_s = 3.0: must be shorter"),
+    ({"led_pins": [40]}, "panel.led_pins = [40]"),
+])
+def test_process_refuses_settings_that_do_not_fit(broker, tmp_path, panel, problem):
+    process = start_panel_process(broker, tmp_path, panel)
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 2
-    assert "panel.led_pins = [22]" in stderr and "3 pins" in stderr
+    assert problem in stderr, stderr
 
 
 # --- end to end with the dialogue service --------------------------------------------------------

@@ -67,6 +67,13 @@ class LedWiring:
     power_pin: int | None = None
 
 
+def check_press_times(panel: PanelSettings) -> None:
+    """ConfigError unless a long press is shorter than a very long one."""
+    if panel.long_press_s >= panel.very_long_press_s:
+        raise ConfigError(f"panel.long_press_s = {panel.long_press_s}: must be shorter than "
+                          f"panel.very_long_press_s ({panel.very_long_press_s})")
+
+
 def led_wiring(panel: PanelSettings) -> LedWiring | None:
     """The LEDs the settings describe, or None; ConfigError when the keys do not fit together."""
     kind = panel.leds
@@ -119,7 +126,8 @@ class PanelService(Service):
         self.panel: PanelSettings = settings.panel
         self.button: PanelButton | None = None
         self.leds: LedRenderer | None = None
-        self.wiring = led_wiring(self.panel)  # ConfigError before anything is opened
+        check_press_times(self.panel)  # ConfigError before anything is opened
+        self.wiring = led_wiring(self.panel)
         self.state = "idle"
         self.muted = False
         self.volume: int | None = None

@@ -31,10 +31,13 @@ class PanelSettings:
     """
 
     hat: Literal["none", "respeaker-2mic", "respeaker-4mic"] = setting(
-        "none", "a known board whose button and LEDs to use")
-    button_pin: int = setting(17, "BCM pin of the button (17 on the ReSpeaker 2-mic HAT; -1 = no button)", check=_gpio_pin)
+        "none", "a known board whose LEDs to use: respeaker-2mic = 3 APA102 on SPI0 CE1; respeaker-4mic = 12, "
+        "powered through GPIO 5 (the 2-mic HAT's button is on GPIO 17, the default button_pin)")
+    button_pin: int = setting(
+        17, "BCM pin of the button (17 on the ReSpeaker 2-mic HAT; -1 = no button)", check=_gpio_pin)
     button_pull_up: bool = setting(True, "the button connects the pin to ground (internal pull-up); false = to 3.3 V")
-    bounce_time_s: float = setting(0.02, "ignore contact bounce for this long after an edge (0 = off)", minimum=0.0, maximum=0.5)
+    bounce_time_s: float = setting(
+        0.02, "ignore contact bounce for this long after an edge (0 = off)", minimum=0.0, maximum=0.5)
     double_press_window_s: float = setting(
         0.3, "a second press within this time after a short press is a double press; 0 = no double "
         "press, single presses are reported at once", minimum=0.0, maximum=1.0)
@@ -51,7 +54,10 @@ class PanelSettings:
     led_count: int = setting(3, "apa102: how many pixels", minimum=1, maximum=256)
     spi_port: int = setting(0, "apa102: SPI port", minimum=0, maximum=0)
     spi_device: int = setting(1, "apa102: SPI chip select (1 = CE1 as on the ReSpeaker HATs)", minimum=0, maximum=1)
-    led_power_pin: int = setting(-1, "BCM pin that switches the LEDs' power on (5 on the 4-mic HAT; -1 = none)", check=_gpio_pin)
-    brightness: float = setting(0.5, "LED brightness", minimum=0.0, maximum=1.0, check=zero_to_one)
+    led_power_pin: int = setting(
+        -1, "BCM pin that switches the LEDs' power on (5 on the 4-mic HAT; -1 = none)", check=_gpio_pin)
+    brightness: float = setting(
+        0.5, "LED brightness: the most any LED is driven (the hub's lamp brightness is a share of it)",
+        minimum=0.0, maximum=1.0, check=zero_to_one)
     frame_rate_hz: float = setting(30.0, "frames per second of LED animations", minimum=5.0, maximum=60.0)
     volume_display_s: float = setting(2.0, "how long a volume change shows on the LEDs", minimum=0.0, maximum=10.0)
