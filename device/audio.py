@@ -534,8 +534,8 @@ class AudioOutput(abc.ABC):
         """Backends play int16 samples at self.rate (volume already applied)."""
 
 
-class NullOutput(AudioOutput):
-    """A speaker that plays nothing, at real-time pace (so speech takes as long as it would)."""
+class _PacedOutput(AudioOutput):
+    """An output that takes as long as a speaker would (unless realtime=False)."""
 
     def __init__(self, realtime: bool = True) -> None:
         super().__init__()
@@ -545,9 +545,9 @@ class NullOutput(AudioOutput):
     def _open(self, rate: int) -> None:
         self._pacer = _Pacer(rate)
 
-    def _write(self, samples: np.ndarray) -> None:
+    def _pace(self, samples: int) -> None:
         if self.realtime:
-            self._pacer.advance(len(samples), lead_s=OUTPUT_LEAD_S)
+            self._pacer.advance(samples, lead_s=OUTPUT_LEAD_S)
 
     def stop(self) -> None:
         self._pacer.reset()
@@ -557,7 +557,14 @@ class NullOutput(AudioOutput):
             time.sleep(left)
 
 
-class WavOutput(NullOutput):
+class NullOutput(_PacedOutput):
+    """A speaker that plays nothing, at real-time pace (so speech takes as long as it would)."""
+
+    def _write(self, samples: np.ndarray) -> None:
+        self._pace(len(samples))
+
+
+class WavOutput(_PacedOutput):
     """Everything played is appended to a WAV file (16-bit mono), paced like a speaker by default.
 
     A new file takes the rate of the first ``open()``; an existing one keeps its rate, and audio
@@ -620,8 +627,7 @@ class WavOutput(NullOutput):
             self._file.seek(self._data_offset - 4)
             self._file.write(struct.pack("<I", end - self._data_offset))
             self._file.flush()
-        if self.realtime:
-            self._pacer.advance(played, lead_s=OUTPUT_LEAD_S)
+        self._pace(played)
 
     def drain(self) -> None:
         self._flush_resampler()
