@@ -229,3 +229,34 @@ def test_fuzzed_payloads_on_every_hub_topic_carry_nothing_out(bridge, hub_client
     hub_client.publish("zigbee2mqtt/Hallway", json.dumps({"state": "ON"}))
     probe.publish(HomeCommand(request_id="after", intent="HassTurnOff", entity_ids=["light.hallway"]))
     assert json.loads(hub_client.wait_for("zigbee2mqtt/Hallway/set", timeout=10)) == {"state": "OFF"}
+
+
+def test_events_wait_for_the_hub_in_a_bounded_queue_oldest_dropped(hub, caplog):
+    import asyncio
+
+    from services.bridge.link import EVENT_QUEUE_MAX, HubLink
+    from services.bridge.settings import BridgeSettings
+
+    client = HubClient(hub.port)
+    extra = 25
+    try:
+        async def scenario() -> HubLink:
+            link = HubLink(BridgeSettings(enabled=True, host="127.0.0.1", port=hub.port), "queue-test",
+                           f"{BASE}/availability", on_message=lambda topic, payload: None)
+            for number in range(EVENT_QUEUE_MAX + extra):  # the hub is not connected yet
+                link.publish_event(f"{BASE}/button", json.dumps({"event_type": "single", "n": number}))
+            runner = asyncio.create_task(link.run())
+            await asyncio.wait_for(link.connected.wait(), 10)
+            await asyncio.sleep(1.0)
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            return link
+
+        link = asyncio.run(scenario())
+        numbers = [json.loads(p)["n"] for p in client.seen(f"{BASE}/button")]
+        assert numbers == list(range(extra, EVENT_QUEUE_MAX + extra))  # in order, the oldest gone
+        assert link.dropped_events == extra
+        assert sum("dropped the oldest event" in r.getMessage() for r in caplog.records) == extra
+        assert client.read_retained(f"{BASE}/availability") == b"offline"  # said goodbye on stop
+    finally:
+        client.close()

@@ -147,7 +147,8 @@ class BridgeService(Service):
     # -- hub -> local bus ---------------------------------------------------------------------
 
     def _hub_connected(self) -> None:
-        _LOGGER.debug("Hub connected: discovery and %d states republished", len(self.link._state))
+        if self.link.connects > 1:
+            _LOGGER.info("Back on the hub broker: the speaker's discovery and state sent again")
 
     def _hub_message(self, topic: str, payload: bytes) -> None:
         """Everything the hub broker sends us; only documented topics have any effect."""
