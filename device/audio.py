@@ -33,7 +33,9 @@ import abc
 import contextlib
 import logging
 import os
+import re
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -51,6 +53,7 @@ INPUT_RATE = 16000  # Hz: every consumer of the microphone (wake word, VAD, STT)
 SAMPLE_BYTES = 2  # int16
 INT16_MAX = 32767
 OUTPUT_CHUNK_S = 0.02  # PortAudio buffer of the speaker; small so that stop() is quick
+MIXER_TIMEOUT_S = 2.0
 OUTPUT_LEAD_S = 0.05  # how far paced (file/null) outputs run ahead of the clock, like a device buffer
 
 AtEnd = Literal["silence", "eof"]
@@ -310,6 +313,12 @@ def _devices(pa, direction: Direction) -> list[tuple[int, dict]]:
     return found
 
 
+def alsa_card(device_name: str) -> str:
+    """The ALSA card number in a PortAudio device name ("USB Audio: - (hw:1,0)" -> "1"), or ''."""
+    match = re.search(r"\(hw:(\d+)", device_name)
+    return match.group(1) if match else ""
+
+
 def find_device(pa, wanted: str, direction: Direction) -> tuple[int, dict]:
     """The device named by index ("2") or name substring ("USB"); '' = PortAudio's default."""
     devices = _devices(pa, direction)
@@ -480,13 +489,28 @@ class AudioOutput(abc.ABC):
 
     def __init__(self) -> None:
         self.rate = 0
-        self.volume = 100
+        self._volume = 100
+        self._gain = 1.0  # what write() multiplies by: the volume, unless a mixer applies it
         self.closed = False
 
     @property
     def description(self) -> str:
         """What this output is, for log lines."""
         return type(self).__name__
+
+    @property
+    def volume(self) -> int:
+        """Speaker volume 0-100; set it from the thread that writes (a mixer may be called)."""
+        return self._volume
+
+    @volume.setter
+    def volume(self, value: int) -> None:
+        self._volume = max(0, min(100, int(value)))
+        self._gain = self._apply_volume(self._volume)
+
+    def _apply_volume(self, volume: int) -> float:
+        """Backends with a hardware mixer set it here and return 1.0; else the software gain."""
+        return volume_gain(volume)
 
     def open(self, rate: int) -> None:
         """Get ready for audio at this sample rate (opening again with another rate is fine)."""
@@ -505,9 +529,8 @@ class AudioOutput(abc.ABC):
         samples = as_int16(audio)
         if not len(samples):
             return
-        gain = volume_gain(self.volume)
-        if gain != 1.0:
-            samples = (samples.astype(np.float32) * gain).astype(np.int16)
+        if self._gain != 1.0:
+            samples = (samples.astype(np.float32) * self._gain).astype(np.int16)
         self._write(samples)
 
     def stop(self) -> None:
@@ -698,8 +721,9 @@ def _read_wav_header(file: BinaryIO, path: Path) -> tuple[int, int]:
 class PyAudioOutput(AudioOutput):
     """A real speaker through PortAudio; resampled with soxr where the hardware rate differs."""
 
-    def __init__(self, device: str = "") -> None:
+    def __init__(self, device: str = "", mixer: str = "") -> None:
         super().__init__()
+        self.mixer = mixer
         self._pa = _portaudio()
         try:
             self.index, info = find_device(self._pa, device, "output")
@@ -717,6 +741,23 @@ class PyAudioOutput(AudioOutput):
     @property
     def description(self) -> str:
         return f"speaker {self.name!r}"
+
+    def _apply_volume(self, volume: int) -> float:
+        if not self.mixer:
+            return volume_gain(volume)
+        card = alsa_card(self.name)
+        command = ["amixer", "-q", "-M", *(["-c", card] if card else []), "sset", self.mixer, f"{volume}%"]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=MIXER_TIMEOUT_S)
+            problem = result.stderr.strip() if result.returncode else ""
+        except (OSError, subprocess.TimeoutExpired) as err:
+            problem = str(err)
+        if not problem:
+            return 1.0
+        _LOGGER.warning("Mixer %r of %s failed (%s); setting the volume in software", self.mixer, self.name,
+                        problem.splitlines()[0] if problem else "?")
+        self.mixer = ""  # do not try again at every change
+        return volume_gain(volume)
 
     def _open(self, rate: int) -> None:
         import pyaudio
@@ -797,12 +838,12 @@ def open_output(settings: "AudioSettings") -> AudioOutput:
     backend = settings.output
     if backend == "auto":
         try:
-            return PyAudioOutput(settings.output_device)
+            return PyAudioOutput(settings.output_device, settings.output_mixer)
         except AudioDeviceError as err:
             _LOGGER.warning("No speaker (%s); sound goes nowhere. Set [audio] output = \"wav\" to record it.", err)
             return NullOutput(realtime=settings.output_realtime)
     if backend == "pyaudio":
-        return PyAudioOutput(settings.output_device)
+        return PyAudioOutput(settings.output_device, settings.output_mixer)
     if backend == "wav":
         if not settings.output_file:
             raise AudioDeviceError("[audio] output = \"wav\" needs output_file, the WAV file to write")

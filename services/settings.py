@@ -63,6 +63,8 @@ class AudioSettings:
     output: Literal["auto", "pyaudio", "wav", "null"] = setting(
         "auto", "speaker backend: auto = PyAudio if a sound card exists, else null with a warning")
     output_device: str = setting("", "speaker by name (substring) or index; '' = the default device")
+    output_mixer: str = setting(
+        "", "ALSA mixer control that sets the volume, e.g. 'PCM' or 'Speaker' ('' = volume in software)")
     output_file: str = setting("", "with output = 'wav': the WAV file everything played is appended to")
     output_realtime: bool = setting(
         True, "wav/null output plays at real-time pace, like a speaker (false: as fast as it comes)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,7 +19,7 @@ import pytest
 from scipy.io import wavfile
 
 from device.audio import (
-    INPUT_RATE, AudioDeviceError, EndOfInput, NoMicrophoneError, NullOutput, StreamInput, WavInput,
+    INPUT_RATE, AudioDeviceError, EndOfInput, NoMicrophoneError, NullOutput, PyAudioOutput, StreamInput, WavInput,
     WavOutput, open_input, open_output, sound_card_present, volume_gain,
 )
 from device.chimes import make_chimes
@@ -197,7 +199,8 @@ PYAUDIO_SCRIPT = textwrap.dedent("""
     if spec["only_rate"]:  # pretend to be a card that can do only this rate, in stereo
         audio._supported = lambda pa, rate, channels, index, direction: (
             rate == spec["only_rate"] and channels == 2)
-    out = audio.PyAudioOutput(spec["device"])
+    out = audio.PyAudioOutput(spec["device"], spec["mixer"])
+    out.volume = spec["volume"]
     out.open(22050)
     t = np.arange(22050) / 22050
     out.write((8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16))
@@ -213,7 +216,8 @@ PYAUDIO_SCRIPT = textwrap.dedent("""
 """)
 
 
-def run_on_alsa_files(tmp_path: Path, mic_audio: np.ndarray, only_rate: int = 0, device: str = "") -> dict:
+def run_on_alsa_files(tmp_path: Path, mic_audio: np.ndarray, only_rate: int = 0, device: str = "",
+                      mixer: str = "", volume: int = 100) -> dict:
     """Run PyAudio in a child whose ALSA plays into speaker.raw and records from mic.raw."""
     (tmp_path / "mic.raw").write_bytes(mic_audio.astype("<i2").tobytes())
     (tmp_path / ".asoundrc").write_text(
@@ -222,10 +226,11 @@ def run_on_alsa_files(tmp_path: Path, mic_audio: np.ndarray, only_rate: int = 0,
         'pcm.!default {type asym; playback.pcm "speaker"; capture.pcm "mic"}\n')
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[1])}
     result = subprocess.run([sys.executable, "-c", PYAUDIO_SCRIPT,
-                             json.dumps({"only_rate": only_rate, "device": device})],
+                             json.dumps({"only_rate": only_rate, "device": device,
+                                         "mixer": mixer, "volume": volume})],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "stderr": result.stderr}
 
 
 def test_pyaudio_plays_and_records_through_the_default_device(tmp_path):
@@ -247,6 +252,27 @@ def test_pyaudio_resamples_for_a_48k_only_stereo_card(tmp_path):
     assert dominant_hz(played[:48000], 48000) == pytest.approx(440, abs=2)
     assert report["in_shape"] == [10, FRAME]
     assert report["in_hz"] == pytest.approx(1000, abs=15)  # 16 kHz mono, the pitch unchanged
+
+
+def test_a_mixer_that_does_not_work_falls_back_to_software_volume(tmp_path):
+    report = run_on_alsa_files(tmp_path, tone(1000, 2.0, INPUT_RATE), mixer="PCM", volume=50)
+    played = np.frombuffer((tmp_path / "speaker.raw").read_bytes(), dtype="<i2")
+    assert np.abs(played[:22050]).max() == pytest.approx(8000 * volume_gain(50), rel=0.01)
+    assert "setting the volume in software" in report["stderr"]
+
+
+@pytest.mark.hardware
+@pytest.mark.skipif(not sound_card_present("output") or not shutil.which("amixer"), reason="needs a sound card")
+def test_a_hardware_mixer_takes_the_volume(tmp_path):
+    """On a device with a mixer control (set SAMANTHA_TEST_MIXER, e.g. PCM), volume goes there, samples stay."""
+    mixer = os.environ.get("SAMANTHA_TEST_MIXER", "PCM")
+    speaker = PyAudioOutput("", mixer)
+    speaker.volume = 40
+    assert speaker.mixer == mixer, "the mixer control could not be set"
+    speaker.open(22050)
+    speaker.write(tone(440, 0.3, 22050, level=0.1))
+    speaker.drain()
+    speaker.close()
 
 
 def test_pyaudio_device_by_name_that_does_not_exist_lists_the_real_ones(tmp_path):

@@ -108,9 +108,7 @@ class SpeechPlayer:
 
     @volume.setter
     def volume(self, value: int) -> None:
-        self._volume = value
-        if self._output is not None:
-            self._output.volume = value  # read by the speaker thread on its next write
+        self._volume = value  # the speaker thread applies it before its next write (a mixer may be slow)
 
     @property
     def busy(self) -> bool:
@@ -245,6 +243,8 @@ class SpeechPlayer:
                     output.stop()
                     self.cut_at = time.monotonic()
                     return False
+                if output.volume != self._volume:
+                    output.volume = self._volume
                 output.write(samples[begin:begin + chunk])
         except AudioDeviceError as err:
             self._speaker_failed(err)
