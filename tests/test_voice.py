@@ -278,3 +278,20 @@ def test_a_crashed_piper_is_replaced_and_speech_goes_on(start_voice, probe):
     while sum("Piper ready" in line for line in voice.log) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert piper_child(voice) != first
+
+
+def test_odd_text_is_spoken_or_skipped_and_piper_keeps_running():
+    from services.voice.settings import VoiceSettings
+    from services.voice.tts import Synthesizer
+
+    synthesizer = Synthesizer(VoiceSettings())
+    synthesizer.start()
+    try:
+        assert synthesizer.piper_ready.wait(START_TIMEOUT_S)
+        pid = synthesizer.piper.pid
+        for text in ["\x00\x01", "...", "😀👍", "--help", "Hello\u202eworld", "<speak>hi</speak>"]:
+            synthesizer.synthesize(text)
+        assert synthesizer.piper_ready.is_set() and synthesizer.piper.pid == pid
+        assert synthesizer.synthesize("Good night.").engine == "piper"
+    finally:
+        synthesizer.close()

@@ -38,6 +38,7 @@ PIPER_TIMEOUT_BASE_S = 10.0  # per request, plus PIPER_TIMEOUT_PER_CHAR_S per ch
 PIPER_TIMEOUT_PER_CHAR_S = 0.15  # real-time factor ~1 on a Pi 3, ~15 characters per second spoken
 PIPER_RESTART_DELAYS_S = (1.0, 5.0, 30.0)  # after the last one fails, stay on espeak-ng
 PIPER_WARM_UP_TEXT = "Hello."  # the first synthesis is slow; do it before anyone waits for it
+SILENT_RATE = 22050  # rate of the empty Speech for text with nothing to say
 PIPER_STOP_TIMEOUT_S = 0.5  # a worker in the middle of a long sentence is killed after this
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])  # so the worker finds services/ wherever we run
 
@@ -46,7 +47,11 @@ class TtsError(RuntimeError):
     """A sentence could not be synthesised."""
 
 
-class PiperVoiceMissing(TtsError):
+class PiperUnavailable(TtsError):
+    """The Piper process died, hung or would not start; it has to be restarted."""
+
+
+class PiperVoiceMissing(PiperUnavailable):
     """The Piper voice file is not there; restarting Piper would not help."""
 
 
@@ -189,10 +194,10 @@ class PiperProcess:
             hello = self._answers.get(timeout=PIPER_LOAD_TIMEOUT_S)
         except queue.Empty:
             self.close()
-            raise TtsError(f"Piper did not load {self.model.name} within {PIPER_LOAD_TIMEOUT_S:.0f} s") from None
+            raise PiperUnavailable(f"Piper did not load {self.model.name} within {PIPER_LOAD_TIMEOUT_S:.0f} s") from None
         if hello is None or not hello[0].get("ready"):
             self.process.wait()
-            raise TtsError(f"Piper could not load {self.model.name}{self._exit_reason()}")
+            raise PiperUnavailable(f"Piper could not load {self.model.name}{self._exit_reason()}")
         self.synthesize(PIPER_WARM_UP_TEXT, timeout=PIPER_LOAD_TIMEOUT_S)
 
     def _read_answers(self, process: subprocess.Popen) -> None:
@@ -227,20 +232,20 @@ class PiperProcess:
         request = {"text": line, "length_scale": round(1.0 / self.speed, 3) if self.speed != 1.0 else None}
         with self._lock:
             if not self.running or self.process is None or self.process.stdin is None:
-                raise TtsError(f"Piper is not running{self._exit_reason()}")
+                raise PiperUnavailable(f"Piper is not running{self._exit_reason()}")
             try:
                 self.process.stdin.write(json.dumps(request).encode() + b"\n")
                 self.process.stdin.flush()
             except (BrokenPipeError, OSError):
-                raise TtsError(f"Piper has exited{self._exit_reason()}") from None
+                raise PiperUnavailable(f"Piper has exited{self._exit_reason()}") from None
             try:
                 answer = self._answers.get(timeout=timeout)
             except queue.Empty:
                 self.close()
-                raise TtsError(f"Piper took longer than {timeout:.0f} s; stopped it") from None
+                raise PiperUnavailable(f"Piper took longer than {timeout:.0f} s; stopped it") from None
             if answer is None:
                 self.process.wait()
-                raise TtsError(f"Piper has exited{self._exit_reason()}")
+                raise PiperUnavailable(f"Piper has exited{self._exit_reason()}")
         header, audio = answer
         if "error" in header:
             raise TtsError(f"Piper could not say it: {header['error']}")
@@ -309,7 +314,7 @@ class Synthesizer:
             self.piper.close()
             _LOGGER.error("%s; speaking with espeak-ng", err)
             return
-        except TtsError as err:
+        except TtsError as err:  # the warm-up failing is as bad as the process failing
             self.piper.close()
             self._piper_failed(str(err))
             return
@@ -334,13 +339,17 @@ class Synthesizer:
 
     def synthesize(self, text: str) -> Speech:
         """Speech for one sentence; TtsError only when no engine can say it."""
+        if not clean_text(text):
+            return Speech(np.zeros(0, dtype=np.int16), SILENT_RATE, "none")
         if self.piper is not None and self.piper_ready.is_set():
             try:
                 return self.piper.synthesize(text)
-            except TtsError as err:
+            except PiperUnavailable as err:
                 if self.piper_ready.is_set():
                     self.piper.close()
                     self._piper_failed(str(err))
+            except TtsError as err:  # Piper is fine, only this sentence failed
+                _LOGGER.warning("%s; espeak-ng says it instead", err)
         return self.espeak.synthesize(text)
 
     def close(self) -> None:
