@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import wave
 
 import numpy as np
@@ -103,6 +104,9 @@ def test_streamed_wav_of_unknown_length_is_accepted():
     data[40:44] = (0xFFFFFFFF).to_bytes(4, "little")  # what sox writes to a pipe
     data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")
     assert len(decode_wav(bytes(data), "stdin")) == 1600
+    piped = subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", "-t", "wav", "-", "trim", "0", "0.5"],
+                           capture_output=True, check=True).stdout
+    assert len(decode_wav(piped, "stdin")) == 8000
     with pytest.raises(AudioFileError, match="not a WAV"):
         decode_wav(b"ID3\x03 an mp3", "song.mp3")
 

@@ -19,8 +19,9 @@ import numpy as np
 
 SAMPLE_RATE = 16000
 FRAME_SAMPLES = 1280
-# Streaming writers (sox, ffmpeg to a pipe) cannot know the length and put one of these in the header.
-UNKNOWN_SIZES = (0, 0xFFFFFFFF, 0x7FFFFFFF)
+# Streaming writers cannot know the length and put one of these in the header (sox writing to a
+# pipe: 0x7FFFF000; ffmpeg: 0xFFFFFFFF or 0).
+UNKNOWN_SIZES = (0, 0xFFFFFFFF, 0x7FFFFFFF, 0x7FFFF000)
 WAVE_FORMAT_PCM = 1
 WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 
