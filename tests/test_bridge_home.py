@@ -172,3 +172,14 @@ def test_commands_that_do_not_fit_the_device_are_refused():
         plan_command(home.entities["light.hallway"], "HassLightSet", {"brightness": 150})
     with pytest.raises(CannotDo):
         plan_command(home.entities["light.hallway"], "HassVacuumStart", {})
+
+
+def test_brighter_and_dimmer_step_from_the_last_brightness_seen():
+    home = home_with((Z2M_LIGHT_TOPIC, Z2M_LIGHT))
+    home.state_received("zigbee2mqtt/Hallway", b'{"state": "ON", "brightness": 127}')  # 50 %
+    assert published(home, "light.hallway", "HassLightSet", brightness_step_pct=25) == [
+        ("zigbee2mqtt/Hallway/set", '{"state": "ON", "brightness": 190}')]
+    assert published(home, "light.hallway", "HassLightSet", brightness_step_pct=-75) == [
+        ("zigbee2mqtt/Hallway/set", '{"state": "OFF"}')]
+    assert published(home, "light.hallway", "HassLightSet", brightness="30") == [
+        ("zigbee2mqtt/Hallway/set", '{"state": "ON", "brightness": 76}')]

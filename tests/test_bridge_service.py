@@ -216,3 +216,28 @@ def test_home_command_with_the_hub_away_fails_quickly(broker, hub, hub_client, p
         assert process.alive()
     finally:
         process.stop()
+
+
+def test_after_a_restart_with_the_hub_away_the_home_is_still_known(broker, hub, hub_client, probe, tmp_path):
+    from services.broker import PrivateBroker
+    from test_bridge_support import BusProbe, start_bridge
+
+    hub_client.publish(Z2M_LIGHT_TOPIC, json.dumps(Z2M_LIGHT), retain=True)
+    first = start_bridge(broker, hub.port, tmp_path, hub_client, probe)
+    try:
+        names = probe.wait_for(lambda m: isinstance(m, HomeEntities) and m.entities).entities
+    finally:
+        first.stop()
+    hub_client.close()
+    hub.stop()
+    with PrivateBroker() as fresh_bus:  # a reboot: the local broker kept nothing either
+        fresh_probe = BusProbe(fresh_bus.port)
+        second = start_bridge(fresh_bus, hub.port, tmp_path)
+        try:
+            assert fresh_probe.wait_for(HomeEntities).entities == names
+            fresh_probe.publish(HomeCommand(request_id="x", intent="HassTurnOff", entity_ids=["light.hallway"]))
+            result = fresh_probe.wait_for(result_for("x"))
+            assert not result.ok and result.message == "I can't reach the home hub right now."
+        finally:
+            second.stop()
+            fresh_probe.close()

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
 import pytest
+from conftest import BusProbe  # noqa: F401  (re-exported for the bridge tests)
 
 from services.broker import PrivateBroker
 from services.messages import HomeCommand, HomeCommandResult

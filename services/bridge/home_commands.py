@@ -33,7 +33,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "pink": (255, 192, 203), "cyan": (0, 255, 255), "magenta": (255, 0, 255), "violet": (238, 130, 238),
     "turquoise": (64, 224, 208), "gold": (255, 215, 0), "lime": (0, 255, 0), "indigo": (75, 0, 130),
     "brown": (165, 42, 42), "teal": (0, 128, 128), "lavender": (230, 230, 250), "coral": (255, 127, 80),
-    "amber": (255, 191, 0),
+    "amber": (255, 191, 0), "black": (0, 0, 0),
 }
 
 
@@ -69,18 +69,32 @@ def _publish(entity: HomeEntity, topic_key: str, payload: Any) -> Publish:
                    entity.option("retain") is True)
 
 
-def _percent(data: dict[str, Any], key: str) -> float:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-        raise CannotDo(f"{key} {value!r:.40} is not a percentage 0-100")
-    return float(value)
+def _number(value: Any) -> float | None:
+    """A finite number, also from text ("50"): slot values may arrive either way."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().rstrip("%"))
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _percent(data: dict[str, Any], key: str, low: float = 0.0) -> float:
+    value = _number(data.get(key))
+    if value is None or not low <= value <= 100:
+        raise CannotDo(f"{data.get(key)!r:.40} is not a percentage")
+    return value
 
 
 def _rgb(data: dict[str, Any]) -> tuple[int, int, int] | None:
     if isinstance(rgb := data.get("rgb"), list):
         if len(rgb) == 3 and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgb):
             return rgb[0], rgb[1], rgb[2]
-        raise CannotDo(f"rgb {rgb!r:.60} is not three values 0-255")
+        raise CannotDo("that colour is not three values from 0 to 255")
     if (colour := data.get("color")) is None:
         return None
     if isinstance(colour, str) and colour.strip().lower() in COLOURS:
@@ -135,13 +149,29 @@ def _on_off(entity: HomeEntity, turn_on: bool) -> Plan:
     raise CannotDo(f"{entity.name} cannot be turned {'on' if turn_on else 'off'}")
 
 
+def _stepped_brightness(entity: HomeEntity, data: dict[str, Any]) -> float:
+    """ "Brighter"/"dimmer": brightness_step_pct (+/-) from the last brightness seen."""
+    step = _number(data.get("brightness_step_pct"))
+    if step is None or not -100 <= step <= 100:
+        raise CannotDo(f"{data.get('brightness_step_pct')!r:.40} is not a brightness step")
+    current = entity.attributes.get("brightness")
+    if current is None:
+        current = 0 if entity.state == "off" else 100  # on at an unknown level: assume full
+    return max(0.0, min(100.0, current + step))
+
+
 def _light_set(entity: HomeEntity, data: dict[str, Any]) -> Plan:
     if entity.domain != "light":
         raise CannotDo(f"{entity.name} is not a light")
-    brightness = _percent(data, "brightness") if "brightness" in data else None
+    if "brightness" in data:
+        brightness: float | None = _percent(data, "brightness")
+    elif "brightness_step_pct" in data:
+        brightness = _stepped_brightness(entity, data)
+    else:
+        brightness = None
     rgb = _rgb(data)
     if brightness is None and rgb is None:
-        raise CannotDo("no brightness or colour to set")
+        raise CannotDo("I need a brightness or a colour to set")
     if brightness == 0:
         return _on_off(entity, False)
     scale = entity.option("brightness_scale", 255)
@@ -191,9 +221,9 @@ def _fan_speed(entity: HomeEntity, data: dict[str, Any]) -> Plan:
 def _set_temperature(entity: HomeEntity, data: dict[str, Any]) -> Plan:
     if entity.domain != "climate":
         raise CannotDo(f"{entity.name} is not a thermostat")
-    value = data.get("temperature")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise CannotDo(f"temperature {value!r:.40} is not a number")
+    value = _number(data.get("temperature"))
+    if value is None:
+        raise CannotDo(f"{data.get('temperature')!r:.40} is not a temperature")
     low = entity.option("min_temp", DEFAULT_MIN_TEMP_C)
     high = entity.option("max_temp", DEFAULT_MAX_TEMP_C)
     if isinstance(low, (int, float)) and isinstance(high, (int, float)) and not low <= value <= high:
@@ -218,4 +248,4 @@ def plan_command(entity: HomeEntity, intent: str, data: dict[str, Any]) -> Plan:
         return _set_temperature(entity, data)
     if intent in QUERY_INTENTS:
         return Plan()
-    raise CannotDo(f"{intent} is not something I can do with {entity.name}")
+    raise CannotDo(f"I can't do that with {entity.name}")

@@ -55,6 +55,8 @@ from .speaker import (
 _LOGGER = logging.getLogger(__name__)
 
 ENTITIES_SETTLE_S = 0.5  # retained discovery configs arrive in a burst; publish the list once after it
+DISCOVERY_SETTLE_S = 3.0  # after connecting, the hub's discovery list stands (even if it is empty)
+ENTITIES_FILE = "bridge-home-entities.json"  # the last list, for a start while the hub is away
 HUB_STATUS_ONLINE = b"online"
 
 
@@ -111,6 +113,34 @@ class BridgeService(Service):
         await self.link.subscribe([self.status_topic, *self._command_topics])
         if self.config.direct_control:
             await self.link.subscribe(self.discovery_topics)
+            self._entities_published = self._remembered_entities()
+
+    def _remembered_entities(self) -> list[dict] | None:
+        """The entity list of the last run, so that the dialogue knows the home's names at once,
+        even while the hub is away (commands then get a plain "can't reach the hub")."""
+        path = self.settings.state_dir / ENTITIES_FILE
+        try:
+            entities = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            _LOGGER.warning("Could not read %s (%s); waiting for the hub's list", path, err)
+            return None
+        if not isinstance(entities, list) or not all(isinstance(e, dict) for e in entities):
+            _LOGGER.warning("%s is not an entity list; waiting for the hub's list", path)
+            return None
+        _LOGGER.info("%d entities remembered from the last run, until the hub's list arrives", len(entities))
+        return entities
+
+    def _remember_entities(self, entities: list[dict]) -> None:
+        path = self.settings.state_dir / ENTITIES_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(entities, ensure_ascii=False), encoding="utf-8")
+            temporary.replace(path)  # never a half-written list after a power cut
+        except OSError as err:
+            _LOGGER.warning("Could not save the entity list to %s: %s", path, err)
 
     async def run(self) -> None:
         if not self.config.enabled:
@@ -149,6 +179,9 @@ class BridgeService(Service):
     def _hub_connected(self) -> None:
         if self.link.connects > 1:
             _LOGGER.info("Back on the hub broker: the speaker's discovery and state sent again")
+        if self.config.direct_control and self._entities_timer is None:
+            # Replaces a remembered list even when the hub now announces nothing at all.
+            self._entities_timer = asyncio.get_running_loop().call_later(DISCOVERY_SETTLE_S, self._publish_entities)
 
     def _hub_message(self, topic: str, payload: bytes) -> None:
         """Everything the hub broker sends us; only documented topics have any effect."""
@@ -200,6 +233,7 @@ class BridgeService(Service):
             self._entities_published = entities
             _LOGGER.info("The home has %d entities the speaker can control", len(entities))
             self.bus.publish(HomeEntities(entities=entities))
+            self._remember_entities(entities)
 
     # -- home commands ------------------------------------------------------------------------
 
@@ -229,8 +263,12 @@ class BridgeService(Service):
         if not self.config.enabled:
             return answer(False, "The speaker is not connected to a home hub.")
         if command.intent not in COMMAND_INTENTS | QUERY_INTENTS:
-            return answer(False, f"I can't do {command.intent} on the home's devices.")
+            return answer(False, "That isn't something I can do with the home's devices.")
         entities, unknown = self.home.get(command.entity_ids)
+        hub_away = not self.link.connected.is_set()
+        if hub_away and (command.intent in COMMAND_INTENTS or not entities):
+            # Also for names only remembered from the last run: the hub is what is missing.
+            return answer(False, "I can't reach the home hub right now.", entities)
         if not entities:
             return answer(False, f"I don't know {', '.join(unknown) or 'which device you mean'}.")
         missing = f" I don't know {', '.join(unknown)}." if unknown else ""
@@ -239,8 +277,6 @@ class BridgeService(Service):
             if not known:
                 return answer(False, f"I haven't heard from {entities[0].name} yet.{missing}", entities)
             return answer(not unknown, ("; ".join(_describe(e) for e in entities) + "." + missing).strip(), entities)
-        if not self.link.connected.is_set():
-            return answer(False, "I can't reach the home hub right now.", entities)
 
         plans, failures = [], []
         for entity in entities:
