@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,6 +171,119 @@ class TimedProbe(BusProbe):
         self.received.put(message)
 
 
+PULSE_CONFIG = """\
+load-module module-native-protocol-unix auth-anonymous=1 socket={folder}/pulse.sock
+load-module module-null-sink sink_name=speaker rate=48000 channels=2
+load-module module-remap-source master=speaker.monitor source_name=mic
+load-module module-null-sink sink_name=void
+load-module module-loopback source=speaker.monitor sink=void latency_msec=10
+set-default-sink speaker
+set-default-source mic
+"""
+HEARD_CHUNK_S = 0.005  # what the listening side reads at a time
+HEARD_RATE = 16000
+HEARD_LEVEL = 300  # peak above which a chunk counts as sound (speech peaks are ~10000)
+
+
+class PrivatePulseAudio:
+    """A PulseAudio daemon with a null sink as the speaker and its monitor as a microphone: a real-time
+    sound device for PortAudio without a sound card (see /work/shared/TESTING.md)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (folder / "samantha.pa").write_text(PULSE_CONFIG.format(folder=folder))
+        self.env = {**os.environ, "PULSE_SERVER": f"unix:{folder}/pulse.sock", "HOME": str(folder),
+                    "PULSE_RUNTIME_PATH": str(folder), "XDG_RUNTIME_DIR": str(folder)}
+        self.process = subprocess.Popen(
+            ["pulseaudio", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1", "--disable-shm=yes",
+             "--realtime=no", "-n", "-F", str(folder / "samantha.pa")],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not (folder / "pulse.sock").exists():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("PulseAudio did not start")
+            time.sleep(0.05)
+        self.heard: list[tuple[float, int]] = []  # (arrival time, peak) of each chunk of the monitor
+        self.recorder = subprocess.Popen(
+            ["parec", "-d", "mic", "--raw", "--format=s16le", f"--rate={HEARD_RATE}", "--channels=1",
+             "--latency-msec=5"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        import numpy as np
+
+        size = int(HEARD_RATE * HEARD_CHUNK_S) * 2
+        assert self.recorder.stdout is not None
+        while chunk := self.recorder.stdout.read(size):
+            peak = int(np.abs(np.frombuffer(chunk, dtype="<i2")).max()) if len(chunk) >= 2 else 0
+            self.heard.append((time.monotonic(), peak))
+
+    def first_sound_after(self, moment: float, timeout: float = 30) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, peak in list(self.heard):
+                if at > moment and peak > HEARD_LEVEL:
+                    return at
+            time.sleep(0.002)
+        raise RuntimeError("nothing heard")
+
+    def last_sound(self) -> float:
+        return max(at for at, peak in self.heard if peak > HEARD_LEVEL)
+
+    def close(self) -> None:
+        for process in (self.recorder, self.process):
+            process.terminate()
+            process.wait(timeout=5)
+
+
+def bench_real_time_device(folder: Path, broker: PrivateBroker, probe: "TimedProbe", runs: int) -> None:
+    """First audio and stop latency as heard on a real-time PortAudio device (PulseAudio null sink)."""
+    pulse = PrivatePulseAudio(folder / "pulse")
+    try:
+        config = folder / "pulse.toml"
+        config.write_text(f'[audio]\noutput = "pyaudio"\n[general]\nstate_dir = "{folder}/state-pulse"\n'
+                          '[voice]\nchimes = false\nvolume = 100\n')
+        env = {**pulse.env, "SAMANTHA_CONFIG": str(config),
+               "SAMANTHA_OVERRIDES": json.dumps({"bus": {"host": "127.0.0.1", "port": broker.port}})}
+        probe.drain()
+        process = subprocess.Popen([sys.executable, "-m", "services.voice"], env=env,
+                                   stderr=subprocess.PIPE, text=True)
+        log: list[str] = []
+        threading.Thread(target=lambda: log.extend(line.rstrip() for line in process.stderr), daemon=True).start()
+        probe.wait_for(VolumeState, 60)
+        deadline = time.monotonic() + 120
+        while not any("Piper ready" in line for line in log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        heard_first, heard_stop = [], []
+        for run in range(runs):
+            probe.drain()
+            time.sleep(0.3)
+            sent = time.monotonic()
+            probe.publish(Say(text=SHORT_TEXTS[run % len(SHORT_TEXTS)], id=f"rt{run}"))
+            heard_first.append(pulse.first_sound_after(sent) - sent)
+            probe.wait_for(lambda m, i=f"rt{run}": isinstance(m, SpeakingFinished) and m.id == i, 30)
+        for run in range(runs):
+            probe.drain()
+            time.sleep(0.3)
+            probe.publish(Say(text=LONG_TEXT, id=f"rs{run}"))
+            pulse.first_sound_after(time.monotonic(), 30)
+            time.sleep(0.5)
+            sent = time.monotonic()
+            probe.publish(StopSpeaking())
+            probe.wait_for(lambda m, i=f"rs{run}": isinstance(m, SpeakingFinished) and m.id == i, 10)
+            time.sleep(0.5)
+            heard_stop.append(max(0.0, pulse.last_sound() - sent))
+        speaker = next((line.split("Speaker: ", 1)[1] for line in log if "Speaker: " in line), "?")
+        print(f"Real-time device (PortAudio -> PulseAudio null sink '{speaker}'), heard on its monitor:")
+        print(f"  Piper (warm)  Say -> first sound heard      {ms(heard_first)}")
+        print(f"  StopSpeaking -> last sound heard            {ms(heard_stop)}")
+        process.terminate()
+        process.wait(timeout=10)
+    finally:
+        pulse.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="repetitions per figure")
@@ -230,6 +344,10 @@ def main() -> None:
         print(f"espeak-ng     Say -> first audio out   {ms(espeak_audio)}")
         print(f"espeak-ng voice service RSS {rss_mb(voice.process.pid):6.1f} MB")
         voice.stop()
+        if shutil.which("pulseaudio") and shutil.which("parec"):
+            bench_real_time_device(folder, broker, probe, args.runs)
+        else:
+            print("(no pulseaudio/parec: the real-time device figures are skipped)")
         probe.close()
 
 
