@@ -40,6 +40,11 @@ def pki(tmp_path_factory) -> Path:
         extra = ["-extfile", "san.ext"] if name == "server" else []
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                 "-days", "2", "-out", f"{name}.crt", *extra, cwd=folder)
+    # A broker certificate made out to another host (no SAN for 127.0.0.1): only tls_insecure accepts it.
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=hub.elsewhere", "-keyout", "elsewhere.key",
+            "-out", "elsewhere.csr", cwd=folder)
+    openssl("x509", "-req", "-in", "elsewhere.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-out", "elsewhere.crt", cwd=folder)
     for path in folder.iterdir():
         path.chmod(0o644)  # mosquitto may run as its own user
     return folder
@@ -108,6 +113,27 @@ def test_a_broker_certificate_from_another_ca_is_refused_plainly(broker, probe, 
             assert bridge.alive()
         finally:
             bridge.stop()
+
+
+def test_a_certificate_for_another_host_needs_tls_insecure(broker, probe, pki, tmp_path):
+    lines = ["allow_anonymous true", f"certfile {pki / 'elsewhere.crt'}", f"keyfile {pki / 'elsewhere.key'}"]
+    with HubBroker(lines) as hub:
+        (tmp_path / "strict").mkdir()
+        strict = start_bridge(broker, hub.port, tmp_path / "strict", tls=True, ca_file=str(pki / "ca.crt"))
+        try:
+            error = probe.wait_for(ServiceError, timeout=15)
+            assert "not made out to 127.0.0.1" in error.message and "tls_insecure" in error.message
+        finally:
+            strict.stop()
+        client = HubClient(hub.port, tls={"ca_certs": str(pki / "ca.crt")}, insecure=True)
+        relaxed = start_bridge(broker, hub.port, tmp_path, client, probe, tls=True, ca_file=str(pki / "ca.crt"),
+                               tls_insecure=True)
+        try:
+            client.publish(f"{BASE}/mute/set", "ON")
+            assert probe.wait_for(SetMute) == SetMute(muted=True)
+        finally:
+            relaxed.stop()
+            client.close()
 
 
 def test_wrong_password_is_told_plainly_and_retried_until_the_hub_accepts(broker, probe, tmp_path):

@@ -53,7 +53,7 @@ class HubClient:
     """A test's client on the hub broker: sees everything, publishes anything."""
 
     def __init__(self, port: int, tls: dict[str, Any] | None = None, username: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, insecure: bool = False) -> None:
         self.messages: "queue.Queue[tuple[str, bytes, bool]]" = queue.Queue()
         self.history: list[tuple[str, bytes, bool]] = []
         self.last: dict[str, bytes] = {}  # the latest payload seen on each topic
@@ -63,7 +63,7 @@ class HubClient:
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a, **k: subscribed.set()
-        self.tls, self.username, self.password = tls, username, password
+        self.tls, self.username, self.password, self.insecure = tls, username, password, insecure
         self._secure(self.client)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
@@ -73,6 +73,7 @@ class HubClient:
     def _secure(self, client: mqtt.Client) -> None:
         if self.tls is not None:
             client.tls_set(**self.tls)
+            client.tls_insecure_set(self.insecure)
         if self.username is not None:
             client.username_pw_set(self.username, self.password)
 

@@ -53,6 +53,10 @@ def describe_failure(err: Exception, where: str) -> tuple[str, bool]:
     if isinstance(err, aiomqtt.MqttError) and _reason_code(err) in AUTH_REFUSED_CODES:
         return (f"The hub broker at {where} refused the user name or password (bridge.username, "
                 f"bridge.password); retrying", True)
+    if "mismatch" in text and ("Hostname" in text or "IP address" in text):
+        return (f"The hub broker's certificate is not made out to {where.rsplit(':', 1)[0]} ({text}); set "
+                f"bridge.host to a name in the certificate (or bridge.tls_insecure = true on a test setup); "
+                f"retrying", True)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         return (f"The hub broker at {where} has a certificate bridge.ca_file does not vouch for ({text}); "
                 f"retrying", True)
