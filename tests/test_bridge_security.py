@@ -166,3 +166,9 @@ def test_wrong_password_is_told_plainly_and_retried_until_the_hub_accepts(broker
             assert bridge.log().count("refused the user name or password") == 1  # said once, not per retry
         finally:
             bridge.stop()
+
+
+def test_a_missing_certificate_file_is_a_settings_error(broker, tmp_path):
+    process = start_bridge(broker, 1, tmp_path, tls=True, ca_file=str(tmp_path / "missing-ca.crt"))
+    assert process.process.wait(15) == 2  # bad settings: the supervisor and systemd say so, no retry loop
+    assert "bridge.ca_file" in process.log() and "no such file" in process.log()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import socket
 import time
@@ -104,8 +105,12 @@ class BridgeService(Service):
         if not self.config.host:
             raise ConfigError("bridge.host: the hub broker's address is needed when bridge.enabled = true")
         for key in ("ca_file", "cert_file", "key_file"):
-            if (path := getattr(self.config, key)) and not self.config.tls:
+            if not (path := getattr(self.config, key)):
+                continue
+            if not self.config.tls:
                 _LOGGER.warning("bridge.%s = %r is ignored: bridge.tls is false", key, path)
+            elif not os.access(path, os.R_OK):
+                raise ConfigError(f"bridge.{key} = {path!r}: no such file, or it cannot be read")
         _LOGGER.info("Bridge: node %s, hub broker %s:%d%s%s", self.node_id, self.config.host, self.config.port,
                      " with TLS" if self.config.tls else "",
                      f" as {self.config.username!r}" if self.config.username else "")

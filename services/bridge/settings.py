@@ -47,7 +47,7 @@ class BridgeSettings:
     tls: bool = setting(False, "connect with TLS")
     ca_file: str = setting("", "with tls: CA certificate file that signed the broker's certificate ('' = the system's CAs)")
     cert_file: str = setting("", "with tls: client certificate file, for brokers that ask for one")
-    key_file: str = setting("", "with tls: the client certificate's private key file")
+    key_file: str = setting("", "with tls: the client certificate's private key file ('' = it is in cert_file)")
     tls_insecure: bool = setting(False, "with tls: do not check the broker's host name (self-signed test setups only)")
     client_id: str = setting("", "MQTT client id on the hub broker ('' = samantha-<node_id>)")
     discovery_prefix: str = setting("homeassistant", "Home Assistant's discovery prefix", check=topic_prefix)
