@@ -172,3 +172,12 @@ def test_a_missing_certificate_file_is_a_settings_error(broker, tmp_path):
     process = start_bridge(broker, 1, tmp_path, tls=True, ca_file=str(tmp_path / "missing-ca.crt"))
     assert process.process.wait(15) == 2  # bad settings: the supervisor and systemd say so, no retry loop
     assert "bridge.ca_file" in process.log() and "no such file" in process.log()
+
+
+def test_the_password_never_shows_in_the_settings_repr():
+    from services.bridge.settings import BridgeSettings
+    from services.settings import Settings
+
+    settings = Settings(bridge=BridgeSettings(enabled=True, host="hub", password=PASSWORD))
+    assert PASSWORD not in repr(settings) and PASSWORD not in str(settings.bridge)
+    assert "password=***" in repr(settings.bridge)

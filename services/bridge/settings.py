@@ -57,3 +57,11 @@ class BridgeSettings:
     direct_control: bool = setting(True, "read the hub's MQTT discovery configs and control those devices directly")
     confirm_timeout_s: float = setting(
         2.0, "how long a home command waits for the device's state topic to confirm it", minimum=0.0, maximum=10.0)
+
+    def __repr__(self) -> str:
+        """Like the dataclass's, with the password redacted: settings can end up in logs."""
+        fields = ", ".join(
+            f"{name}={'***' if name == 'password' and value else repr(value)}"
+            for name, value in self.__dict__.items()
+        )
+        return f"{type(self).__name__}({fields})"
