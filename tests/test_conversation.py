@@ -51,7 +51,7 @@ def home() -> Home:
 
 # Trained heads are cached here between runs (keyed by the sentences' fingerprint, as on the
 # device), so only the first run after a sentence change pays for training.
-MODEL_CACHE = Path(tempfile.gettempdir()) / "samantha-test-dialogue-model"
+from tests.test_dialogue_support import MODEL_CACHE  # noqa: E402  (shared with the service tests)
 
 
 @pytest.fixture(scope="session")

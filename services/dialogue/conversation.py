@@ -241,6 +241,9 @@ class Conversation:
             return await self.alarms.handle(turn)
         if intent in HOME_INTENTS or intent.startswith("Hass"):
             return await self.home_request(turn)
+        if not intent.startswith("Samantha"):
+            # The user's own intents (custom sentences) are the hub's to carry out.
+            return await self._hub_request(intent, dict(turn.slots))
         _LOGGER.warning("No skill for intent %s", intent)
         return Reply(self.say("not_understood"))
 

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import os
+import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,15 @@ VOCABULARY_FILE = "vocabulary.txt"
 ERROR_SHOW_S = 3.0  # how long the "error" state shows after a service reports a problem
 AFTER_SPEAKING_TIMEOUT_S = 15.0  # send deferred actions even if the speaker never says it finished
 WAKE_TIMEOUT_S = 10.0  # "wake" without "listening started" (listener gone) falls back to idle
+# A transcript may start with the wake word itself ("hey jarvis, stop" heard while the device was
+# already listening); it is not part of the request.
+_WAKE_PHRASE_RE = re.compile(
+    r"^\W*(?:(?:hey|hi|ok|okay)[\s,]+)?(?:jarvis|mycroft|rhasspy|alexa)\b[\s,.!?]*", re.IGNORECASE)
+
+
+def without_wake_phrase(text: str) -> str:
+    """ "Hey Jarvis, stop." -> "stop." (the rest unchanged)."""
+    return _WAKE_PHRASE_RE.sub("", text, count=1).strip()
 
 
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
@@ -123,6 +133,11 @@ class DialogueService(Service):
         self._flush_handle: asyncio.TimerHandle | None = None
         self._wake_handle: asyncio.TimerHandle | None = None
         self._deferred_for = ""  # the reply after which conversation.after_speaking is sent
+        # While a timer rings, the device listens for "stop" without the wake word (its own chime
+        # would hide the wake word); these windows are ours, and what they hear that is not
+        # understood gets no "sorry?" (it is likely the chime).
+        self._ring_listening = False
+        self._listen_source = ""
 
     # --- life cycle -----------------------------------------------------------------------------
 
@@ -211,9 +226,12 @@ class DialogueService(Service):
         elif isinstance(message, ListeningStarted):
             machine.wake = False
             machine.listening = True
+            self._listen_source = message.source
         elif isinstance(message, ListeningEnded):
             machine.listening = False
             machine.wake = False
+            if message.reason != "speech_end":
+                self._listen_for_stop()
         elif isinstance(message, MuteState):
             machine.muted = message.muted
             conversation.mic_muted = message.muted
@@ -246,8 +264,25 @@ class DialogueService(Service):
 
     def _ringing_changed(self) -> None:
         assert self.conversation is not None
-        self.machine.ringing = self.conversation.ringer.active
+        ringing = self.conversation.ringer.active
+        self.machine.ringing = ringing
         self.machine.update()
+        if ringing:
+            self._listen_for_stop()
+        elif self._ring_listening:
+            self._ring_listening = False
+            if self.machine.listening and self._listen_source == "command":
+                self.bus.publish(StopListening())
+
+    def _listen_for_stop(self) -> None:
+        """While ringing and nobody is talking to the device, keep a listening window open."""
+        conversation = self.conversation
+        if conversation is None or not conversation.ringer.active or self.machine.muted:
+            return
+        if self.machine.listening or self.machine.thinking:
+            return
+        self._ring_listening = True
+        self.bus.publish(ListenNow(source="command"))
 
     def _arm_wake_timeout(self) -> None:
         if self._wake_handle is not None:
@@ -297,15 +332,24 @@ class DialogueService(Service):
             finally:
                 self.machine.thinking = False
                 self.machine.update()
+                self._listen_for_stop()
 
     async def _converse(self, message: TranscriptReady) -> None:
         assert self.model is not None and self.conversation is not None
         loop = asyncio.get_running_loop()
-        understanding = await loop.run_in_executor(self._executor, self.model.understand, message.text)
+        text = without_wake_phrase(message.text)
+        ringing_window = self._ring_listening and self._listen_source == "command"
+        if not text:
+            return
+        understanding = await loop.run_in_executor(self._executor, self.model.understand, text)
         self.bus.publish(IntentRecognized(
-            text=message.text, intent=understanding.intent, slots=dict(understanding.slots),
+            text=text, intent=understanding.intent, slots=dict(understanding.slots),
             confidence=float(understanding.confidence)))
-        turn = Turn(message.text, understanding.intent, dict(understanding.slots),
+        if ringing_window and (understanding.intent is None
+                               or understanding.confidence < self.dialogue.min_confidence):
+            _LOGGER.info("Heard %r while ringing; not a request", text)
+            return
+        turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up)
         reply = await self.conversation.respond(turn)
         _LOGGER.info("%r -> %s %s -> %r", message.text, understanding.intent, understanding.slots, reply.text)

@@ -1,0 +1,205 @@
+"""The dialogue service as its own process on a real Mosquitto broker: transcripts in, replies,
+device state, timers, the button, home commands, vocabulary and reload, a kill -9 survived."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from services.messages import (
+    ButtonPressed,
+    DeviceState,
+    HomeCommand,
+    HomeCommandResult,
+    HomeEntities,
+    IntentRecognized,
+    ListenNow,
+    ListeningEnded,
+    ListeningStarted,
+    PlayChime,
+    Say,
+    SpeakingFinished,
+    SpeakingStarted,
+    StopListening,
+    StopSpeaking,
+    TimerEvent,
+    TranscriptReady,
+)
+from tests.test_dialogue_support import DialogueProcess, dialogue_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def dialogue(broker, probe, tmp_path):
+    service = DialogueProcess(broker, dialogue_config(tmp_path)).start(probe)
+    yield service
+    service.stop()
+
+
+def seen(probe, predicate, since: int = 0, timeout: float = 10.0):
+    """A message in the probe's history from index since on (already there or arriving)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for message in probe.history[since:]:
+            if predicate(message):
+                return message
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not seen within {timeout} s; saw {probe.history[since:][-10:]}")
+        time.sleep(0.05)
+
+
+def ask(probe, text: str, follow_up: bool = False, timeout: float = 20.0) -> Say:
+    probe.drain()
+    probe.publish(TranscriptReady(text=text, follow_up=follow_up))
+    return probe.wait_for(Say, timeout=timeout)
+
+
+def test_transcript_gets_intent_reply_and_state(dialogue, probe):
+    probe.drain()
+    start = len(probe.history)
+    probe.publish(TranscriptReady(text="what time is it"))
+    reply = probe.wait_for(Say)
+    assert "AM" in reply.text or "PM" in reply.text or "noon" in reply.text or "midnight" in reply.text
+    probe.wait_for(lambda m: isinstance(m, DeviceState) and m.state == "idle")
+    seen = probe.history[start:]
+    intents = [m for m in seen if isinstance(m, IntentRecognized)]
+    assert intents[0].intent == "HassGetCurrentTime" and intents[0].text == "what time is it"
+    states = [m.state for m in seen if isinstance(m, DeviceState)]
+    assert states == ["thinking", "idle"]
+
+
+def test_question_opens_a_follow_up_and_the_answer_needs_no_wake_word(dialogue, probe):
+    question = ask(probe, "set a timer")
+    assert question.expect_reply and "how long" in question.text.lower()
+    reply = ask(probe, "three minutes", follow_up=True)
+    assert "3 minutes" in reply.text and not reply.expect_reply
+    started = [m for m in probe.history if isinstance(m, TimerEvent) and m.event == "started"]
+    assert started and abs(started[-1].seconds_left - 180) < 2
+
+
+def test_timer_rings_and_the_button_stops_it(dialogue, probe):
+    start = len(probe.history)
+    reply = ask(probe, "set a timer for two seconds")
+    assert "2 seconds" in reply.text
+    set_at = time.monotonic()
+    probe.wait_for(lambda m: isinstance(m, PlayChime) and m.name == "timer", timeout=10)
+    rang_after = time.monotonic() - set_at
+    assert 1.5 <= rang_after <= 4.0, rang_after
+    seen(probe, lambda m: isinstance(m, DeviceState) and m.state == "timer_ringing", start)
+    # While it rings the device listens for "stop" without the wake word.
+    seen(probe, lambda m: isinstance(m, ListenNow) and m.source == "command", start)
+    probe.wait_for(lambda m: isinstance(m, PlayChime), timeout=5)  # it repeats
+    start = len(probe.history)
+    probe.publish(ButtonPressed(press="single"))
+    seen(probe, lambda m: isinstance(m, TimerEvent) and m.event == "stopped", start)
+    seen(probe, lambda m: isinstance(m, DeviceState) and m.state == "idle", start)
+    probe.drain()
+    time.sleep(3)
+    assert not any(isinstance(m, PlayChime) for m in list(probe.received.queue))
+
+
+def test_stop_from_the_hub_stops_a_ringing_timer(dialogue, probe):
+    ask(probe, "set a timer for one second")
+    probe.wait_for(lambda m: isinstance(m, PlayChime), timeout=10)
+    start = len(probe.history)
+    probe.publish(StopSpeaking())  # the hub's stop button, through the bridge
+    seen(probe, lambda m: isinstance(m, TimerEvent) and m.event == "stopped", start)
+
+
+def test_button_listens_stops_speech_and_stops_listening(dialogue, probe):
+    start = len(probe.history)
+    probe.publish(ButtonPressed(press="single"))
+    assert seen(probe, lambda m: isinstance(m, ListenNow), start).source == "button"
+    probe.publish(ListeningStarted(source="button"))
+    seen(probe, lambda m: isinstance(m, DeviceState) and m.state == "listening", start)
+    start = len(probe.history)
+    probe.publish(ButtonPressed(press="single"))
+    seen(probe, lambda m: isinstance(m, StopListening), start)
+    probe.publish(ListeningEnded(reason="cancelled"))  # what the listener answers
+    probe.publish(SpeakingStarted(id="x", text="hello"))
+    seen(probe, lambda m: isinstance(m, DeviceState) and m.state == "speaking", start)
+    start = len(probe.history)
+    probe.publish(ButtonPressed(press="single"))
+    seen(probe, lambda m: isinstance(m, StopSpeaking), start)
+    probe.publish(SpeakingFinished(id="x", interrupted=True))
+    seen(probe, lambda m: isinstance(m, DeviceState) and m.state == "idle", start)
+
+
+def test_home_command_waits_for_the_bridge(dialogue, probe):
+    probe.drain()
+    probe.publish(TranscriptReady(text="turn off the kitchen light"))
+    command = probe.wait_for(HomeCommand)
+    assert command.intent == "HassTurnOff" and command.entity_ids == ["light.kitchen"]
+    probe.publish(HomeCommandResult(request_id=command.request_id, ok=True))
+    assert "off" in probe.wait_for(Say).text
+    # Nobody answers: the device does not claim it happened.
+    reply = ask(probe, "turn on the kitchen light")
+    assert "can't reach" in reply.text or "didn't answer" in reply.text
+
+
+def test_entities_from_the_hub_are_understood(dialogue, probe, tmp_path):
+    probe.publish(HomeEntities(entities=[
+        {"entity_id": "light.hall", "name": "Hallway light", "area": "Hallway", "domain": "light"}]))
+    deadline = time.monotonic() + 20
+    vocabulary = tmp_path / "state" / "vocabulary.txt"
+    while "hallway light" not in vocabulary.read_text().lower() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    probe.drain()
+    probe.publish(TranscriptReady(text="turn off the hallway light"))
+    command = probe.wait_for(HomeCommand)
+    assert command.entity_ids == ["light.hall"]
+
+
+def test_vocabulary_is_written_and_sighup_reloads_custom_sentences(dialogue, probe, tmp_path):
+    vocabulary = tmp_path / "state" / "vocabulary.txt"
+    phrases = vocabulary.read_text().splitlines()
+    assert len(phrases) > 100 and any("timer" in p for p in phrases)
+    sentences = tmp_path / "sentences"
+    sentences.mkdir(exist_ok=True)
+    (sentences / "garden.yaml").write_text(
+        "language: en\nintents:\n  WaterTheGarden:\n    data:\n      - sentences:\n"
+        "          - \"water the (garden|lawn) please\"\n")
+    before = vocabulary.stat().st_mtime_ns
+    os.kill(dialogue.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 180
+    while vocabulary.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert any("water the garden" in p for p in vocabulary.read_text().splitlines())
+    probe.drain()
+    probe.publish(TranscriptReady(text="water the garden please"))
+    assert probe.wait_for(IntentRecognized).intent == "WaterTheGarden"
+    # A user's own intent is the hub's to carry out; with no hub the device says so.
+    command = probe.wait_for(HomeCommand)
+    assert command.intent == "WaterTheGarden"
+    assert re.search("can.t reach|isn.t answering", probe.wait_for(Say).text)
+
+
+def test_timers_and_memory_survive_kill_9(broker, probe, tmp_path):
+    config = dialogue_config(tmp_path)
+    service = DialogueProcess(broker, config).start(probe)
+    try:
+        assert "May 3rd" in ask(probe, "remember that Amy's birthday is May 3rd").text
+        ask(probe, "set a pasta timer for six seconds")
+        set_at = time.monotonic()
+        service.kill()
+        service = DialogueProcess(broker, config).start(probe)
+        probe.wait_for(lambda m: isinstance(m, PlayChime) and m.name == "timer", timeout=15)
+        assert 5.0 <= time.monotonic() - set_at <= 9.0
+        start = len(probe.history)
+        probe.publish(ButtonPressed(press="single"))
+        seen(probe, lambda m: isinstance(m, TimerEvent) and m.event == "stopped", start)
+        assert "May 3rd" in ask(probe, "when is Amy's birthday").text
+    finally:
+        service.stop()
+
+
+@pytest.mark.parametrize("payload", [b"", b"{", b'{"text": 5}', b'{"text": "' + b"x" * 3000 + b'"}'])
+def test_bad_transcripts_are_dropped(dialogue, probe, payload):
+    probe.publish_raw(TranscriptReady.TOPIC, payload)
+    assert ask(probe, "what's the date").text
+    assert dialogue.process.poll() is None
