@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 import warnings
@@ -175,8 +176,11 @@ class PressClassifier:
 class PanelButton:
     """The physical button (a gpiozero Button) reporting classified presses on the event loop.
 
-    ``on_press(press)`` is called on the loop's thread. Opening raises gpiozero's errors (pin in
-    use, no such pin); ``close()`` may be called any number of times.
+    ``on_press(press)`` is called on the loop's thread. Contact bounce is handled here rather than
+    by the GPIO driver: the first edge counts at once (a driver's debounce would delay every press
+    by the bounce time), chatter within ``bounce_time_s`` after it is ignored, and then the pin's
+    real level is read again so that a missed edge cannot leave a press "held". Opening raises
+    gpiozero's errors (pin in use, no such pin); ``close()`` may be called any number of times.
 
     >>> from gpiozero.pins.mock import MockFactory          # doctest: +SKIP
     >>> button = PanelButton(17, loop=loop, on_press=print)  # doctest: +SKIP
@@ -195,11 +199,13 @@ class PanelButton:
     ) -> None:
         self.pin = pin
         self.classifier = classifier or PressClassifier()
+        self.bounce_time_s = bounce_time_s
         self._loop = loop
         self._on_press = on_press
         self._timer: asyncio.TimerHandle | None = None
-        self._button: Button | None = Button(
-            pin, pull_up=pull_up, bounce_time=bounce_time_s or None)
+        self._settle_timer: asyncio.TimerHandle | None = None
+        self._last_edge_at = -math.inf
+        self._button: Button | None = Button(pin, pull_up=pull_up, bounce_time=None)
         # Registered after construction so that no edge arrives before we are ready.
         self._button.when_pressed = self._pressed_on_gpio_thread
         self._button.when_released = self._released_on_gpio_thread
@@ -213,8 +219,24 @@ class PanelButton:
     def _edge(self, pressed: bool, at: float) -> None:
         if self._button is None:  # closed while the edge was on its way
             return
-        presses = self.classifier.press(at) if pressed else self.classifier.release(at)
-        self._report(presses)
+        if at - self._last_edge_at < self.bounce_time_s:
+            return  # chatter; _settle reads the level once it is over
+        self._last_edge_at = at
+        self._apply(pressed, at)
+        if self.bounce_time_s > 0:
+            if self._settle_timer is not None:
+                self._settle_timer.cancel()
+            self._settle_timer = self._loop.call_at(at + self.bounce_time_s, self._settle)
+
+    def _settle(self) -> None:
+        self._settle_timer = None
+        if self._button is not None:
+            self._apply(self._button.is_pressed, self._loop.time())
+
+    def _apply(self, pressed: bool, at: float) -> None:
+        if pressed == self.classifier.is_down:
+            return
+        self._report(self.classifier.press(at) if pressed else self.classifier.release(at))
 
     def _expire(self) -> None:
         self._timer = None
@@ -241,9 +263,10 @@ class PanelButton:
 
     def close(self) -> None:
         """Release the pin; safe to call twice."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._settle_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._settle_timer = None
         if self._button is not None:
             button, self._button = self._button, None
             button.when_pressed = None

@@ -37,7 +37,8 @@ class PanelSettings:
         17, "BCM pin of the button (17 on the ReSpeaker 2-mic HAT; -1 = no button)", check=_gpio_pin)
     button_pull_up: bool = setting(True, "the button connects the pin to ground (internal pull-up); false = to 3.3 V")
     bounce_time_s: float = setting(
-        0.02, "ignore contact bounce for this long after an edge (0 = off)", minimum=0.0, maximum=0.5)
+        0.02, "ignore contact chatter for this long after an edge (the edge itself counts at once; 0 = off)",
+        minimum=0.0, maximum=0.5)
     double_press_window_s: float = setting(
         0.3, "a second press within this time after a short press is a double press; 0 = no double "
         "press, single presses are reported at once", minimum=0.0, maximum=1.0)
