@@ -74,6 +74,11 @@ def test_invalid_hub_commands_carry_nothing_out(bridge, hub_client, probe):
     for topic, raw in [("mute/set", "yes"), ("volume/set", "250"), ("announce/set", ""), ("talk/press", "x"),
                        ("wake_word/set", "hey_siri")]:
         hub_client.publish(f"{BASE}/{topic}", raw)
+    # Topics that are not the speaker's documented command topics, even ones named like the bus's.
+    hub_client.publish(Say.TOPIC, Say(text="from the hub broker").to_json())
+    hub_client.publish(f"{BASE}/voice/say", "hello")
+    hub_client.publish(f"{BASE}/say/set", "hello")
+    hub_client.publish(f"{BASE}/mute", "ON")  # a state topic, not a command
     hub_client.publish(f"{BASE}/volume/set", "20")  # a valid one after them: it alone arrives
     assert probe.wait_for(SetVolume) == SetVolume(volume=20)
     commands = (SetMute, Say, ListenNow, SetWakeWord)
@@ -96,6 +101,13 @@ def test_the_services_state_reaches_the_hub(bridge, hub_client, probe):
     event = json.loads(hub_client.wait_for(f"{BASE}/intent"))
     assert event["intent"] == "HassGetCurrentTime" and event["text"] == "what time is it"
     assert hub_client.latest(f"{BASE}/last_intent") == b"HassGetCurrentTime"
+    probe.publish(Say(text="this stays on the device"))
+    probe.publish(HomeCommand(request_id="local", intent="HassNevermind", entity_ids=[]))
+    probe.wait_for(lambda m: isinstance(m, HomeCommandResult) and m.request_id == "local")
+    documented = {f"{BASE}/{what}" for what in (
+        "availability", "assist_state", "transcript", "transcript/attributes", "last_intent",
+        "last_intent/attributes", "mute", "volume", "button", "intent")} | {DISCOVERY_TOPIC}
+    assert {topic for topic, _, _ in hub_client.history} <= documented  # nothing else left the device
     assert hub_client.read_retained(f"{BASE}/volume") == b"55"
     assert hub_client.read_retained(f"{BASE}/intent", timeout=0.5) is None  # an event, not state
 
