@@ -229,6 +229,8 @@ def main() -> int:
     vad = VoiceActivityDetector()
 
     print(f"# Wake word: hey_jarvis (openWakeWord 0.5.1, ONNX); reporting threshold {threshold}")
+    print("Machine: %d cores, load average %.1f %.1f %.1f at the start (other work skews the timings)"
+          % (os.cpu_count(), *os.getloadavg()))
     clips = wake_clips()
     backgrounds = {kind: noise(kind, 10.0) for kind in NOISES}
     conditions = ("clean", *NOISES)
@@ -303,7 +305,7 @@ def main() -> int:
           f"RSS {service_rss:.0f} MB")
     print(f"RSS of this benchmark (detector, VAD, audio): "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    print(f"\nBenchmark time: {time.monotonic() - began:.0f} s")
+    print(f"\nBenchmark time: {time.monotonic() - began:.0f} s; load average at the end %.1f" % os.getloadavg()[0])
     return 0
 
 

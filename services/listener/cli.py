@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"samantha hear: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     stt.set_phrases(read_phrases(Path(args.phrases) if args.phrases else settings.state_dir / VOCABULARY_FILE))
+    stt.warm_up()  # so that the first file's timings are like the others'
     endpoints = EndpointerSettings(listener.trailing_silence_s, listener.max_utterance_s,
                                    listener.no_speech_timeout_s, listener.speech_threshold)
     emit = _Printer()

@@ -115,7 +115,8 @@ class ListenerService(Service):
         except (SpeechToTextError, WakeWordError) as err:
             raise ConfigError(f"[listener]: {err}") from None
         self.vocabulary = Vocabulary(self.settings.state_dir / VOCABULARY_FILE)
-        self.stt.set_phrases(self.vocabulary.phrases)
+        if self.vocabulary.phrases != self.stt.phrases:  # changed while the models were loading
+            self.stt.set_phrases(self.vocabulary.phrases)
         endpoints = EndpointerSettings(listener.trailing_silence_s, listener.max_utterance_s,
                                        listener.no_speech_timeout_s, listener.speech_threshold)
         self.pipeline = ListeningPipeline(self.wake, VoiceActivityDetector(), self.stt, endpoints,
@@ -131,6 +132,8 @@ class ListenerService(Service):
         listener = self.settings.listener
         wake = WakeWordDetector(listener.wake_words, listener.threshold)
         stt = load_speech_to_text(listener.stt, self.settings.state_dir, listener.vosk_model, listener.whisper_model)
+        stt.set_phrases(Vocabulary(self.settings.state_dir / VOCABULARY_FILE).phrases)
+        stt.warm_up()
         _LOGGER.info("Wake words %s (threshold %.2f); speech-to-text: %s",
                      ", ".join(wake.wake_words), wake.threshold, stt.name)
         return wake, stt

@@ -41,6 +41,8 @@ SAMPLE_RATE = 16000
 INT16_FULL_SCALE = 32768.0
 VOSK_UNKNOWN_WORD = "[unk]"  # Vosk's catch-all for speech outside the grammar
 MAX_STT_THREADS = 4
+WARM_UP_FRAMES = 12  # ~1 s of silence
+WARM_UP_FRAME_SAMPLES = 1280
 
 PartialCallback = Callable[[str], None]
 
@@ -97,6 +99,17 @@ class SpeechToText(ABC):
     @abstractmethod
     def start(self, on_partial: PartialCallback | None = None) -> Utterance:
         """Begin transcribing a new utterance. on_partial is called from the worker thread."""
+
+    def warm_up(self) -> None:
+        """Run one short utterance of silence through the model and wait for it.
+
+        The first inference is several times slower than the rest (memory-mapped model pages,
+        allocator, grammar compilation); better at start than on the user's first request.
+        """
+        utterance = self.start()
+        for _ in range(WARM_UP_FRAMES):
+            utterance.accept(np.zeros(WARM_UP_FRAME_SAMPLES, np.int16))
+        utterance.finish().result()
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
@@ -197,7 +210,10 @@ class _WhisperUtterance(Utterance):
         with self._lock:
             if generation != self._generation or self._cancelled:
                 return None  # the user spoke again before the worker got to it
+        started = time.monotonic()
         text, confidence = self._stt.transcribe(audio)
+        _LOGGER.debug("Whisper: guess over %.1f s took %.0f ms", len(audio) / SAMPLE_RATE,
+                      (time.monotonic() - started) * 1000)
         if self._on_partial is not None and text:
             self._on_partial(text)
         return text, confidence
@@ -212,6 +228,7 @@ class _WhisperUtterance(Utterance):
         # The guess was submitted before this job to the same single worker, so it is done by now.
         result = guess.result() if guess is not None else None
         if result is None:
+            _LOGGER.debug("Whisper: full pass over %.1f s (no usable guess)", len(audio) / SAMPLE_RATE)
             result = self._stt.transcribe(audio)
         text, confidence = result
         return Transcript(text=text, confidence=confidence, backend=self._stt.name,
