@@ -35,8 +35,10 @@ PARAPHRASES = [
     ('could you make the bedroom a bit brighter', 'HassLightSet', {'area': 'Bedroom', 'brightness_step': 'up'}),
     ('shut off the coffee maker', 'HassTurnOff', {'name': 'Coffee Maker'}),
     ('get the kitchen lights going', 'HassTurnOn', {'area': 'Kitchen', 'domain': 'light'}),
-    ("I'd love some light in the office", 'HassTurnOn', {'area': 'Office', 'domain': 'light'}),
-    ('the bedroom fan can go off now', 'HassTurnOff', {'area': 'Bedroom', 'domain': 'fan'}),
+    ("some light in the office would be nice", "HassTurnOn", {"area": "Office", "domain": "light"}),
+    ("could you brighten up the office", "HassTurnOn", {"area": "Office", "domain": "light"}),
+    # HA's convention for "the fan in the bedroom": every fan there (name=all).
+    ('the bedroom fan can go off now', 'HassTurnOff', {'area': 'Bedroom', 'domain': 'fan', 'name': 'all'}),
     ('make sure the front door is locked', 'HassTurnOn', {'name': 'Front Door'}),
     ('is the front door bolted', 'HassGetState', {'name': 'Front Door'}),
     ('pop the garage door open', 'HassTurnOn', {'name': 'Garage Door'}),

@@ -29,8 +29,8 @@ from hassil import Intents, recognize_best
 from .encoder import ENCODER_DIR, EmbeddingCache, SentenceEncoder
 from .heads import OnnxHead, softmax_head_onnx, train_softmax
 from .home import Home
-from .sentences import Example, SentenceError, SentenceSet, load_sentences, sample_examples
-from .slots import fill_slots, find_duration
+from .sentences import Example, SentenceError, SentenceSet, list_phrases, load_sentences, sample_examples
+from .slots import SlotVocabulary, fill_slots, find_duration
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ MAX_PHRASES = 4000
 # Home Assistant intents tried first: the head's top few, if at all plausible.
 GATE_TOP = 4
 GATE_MIN_PROBABILITY = 0.002
-HEAD_FORMAT = 3
+HEAD_FORMAT = 5
 HEADS_KEPT = 3
 WARM_UP_TEXTS = ("turn on the light", "what time is it", "set a timer for five minutes")  # bump when the files in the state dir change meaning
 _WORD_RE = re.compile(r"[a-z0-9]", re.IGNORECASE)
@@ -89,9 +89,11 @@ class _Heads:
     vectors: np.ndarray  # unit embeddings of the training sentences [N, 384]
     label_ids: np.ndarray  # [N]
     frames: list[tuple[str, ...]]
+    sources: list[dict[str, set[str]]]  # per training sentence: slot -> list its value came from
     fixed: list[dict[str, Any]]
     template_words: dict[str, set[str]]
     piece_index: dict[int, int]  # word-piece id -> row of the head's token weights (0 = unseen)
+    slot_sources: dict[str, dict[str, set[str]]]  # intent -> slot -> lists its values come from
 
     def probabilities(self, embedding: np.ndarray, piece_ids: list[int]) -> np.ndarray:
         """The intent head's probabilities for one sentence."""
@@ -110,6 +112,7 @@ class _Engine:
     slot_lists: dict[str, Any]
     heads: _Heads
     custom_dir: Path | None
+    vocabulary: SlotVocabulary | None = None
 
 
 class DialogueModel:
@@ -255,17 +258,18 @@ class DialogueModel:
         order = own[np.argsort(-sims[own])[:NEIGHBOURS]]
         nearest = float(sims[order[0]]) if len(order) else 0.0
         closeness = float(np.clip((nearest - SIMILARITY_FAR) / (SIMILARITY_CLOSE - SIMILARITY_FAR), 0.0, 1.0))
+        # Of the nearest sentences' frames, the one the words fill best and explain most.
         best_slots: dict[str, Any] = {}
-        best_fill = -1.0
+        best_fill, best_key = 0.0, (False, False, -1, -1.0)
         for index in order:
-            slots, fill = fill_slots(
+            slots, fill, found = fill_slots(
                 text, label, heads.frames[index], heads.fixed[index], engine.home,
-                heads.template_words.get(label, set()), context,
+                heads.template_words.get(label, set()), engine.vocabulary, context, heads.sources[index],
             )
-            if fill > best_fill + 1e-9:
-                best_slots, best_fill = slots, fill
-            if fill >= 1.0:
-                break
+            # As HA's matcher does, a frame naming a device beats one describing it.
+            key = (fill >= 1.0, "name" in slots and slots["name"] != "all", found, fill)
+            if key > best_key:
+                best_slots, best_fill, best_key = slots, fill, key
         confidence = float(probs[best]) * (0.6 + 0.4 * closeness) * (0.5 + 0.5 * max(best_fill, 0.0))
         return label, best_slots, confidence
 
@@ -327,6 +331,21 @@ def _negative_examples(encoder: SentenceEncoder) -> list[str]:
     return _OUT_OF_SCOPE + _gibberish(1200, vocab)
 
 
+def _by_slot(pairs: tuple[tuple[str, str], ...]) -> dict[str, set[str]]:
+    table: dict[str, set[str]] = {}
+    for slot, list_name in pairs:
+        table.setdefault(slot, set()).add(list_name)
+    return table
+
+
+def _slot_sources(examples: list[Example]) -> dict[str, dict[str, set[str]]]:
+    sources: dict[str, dict[str, set[str]]] = {}
+    for example in examples:
+        for slot, list_name in example.sources:
+            sources.setdefault(example.intent, {}).setdefault(slot, set()).add(list_name)
+    return sources
+
+
 def _template_words(examples: list[Example]) -> dict[str, set[str]]:
     """Per intent, the words of its fixed wording (to cut wildcard values out of paraphrases)."""
     words: dict[str, set[str]] = {}
@@ -346,7 +365,12 @@ def _build_engine(
     except Exception as err:  # a custom file that parses as YAML but not as templates
         raise SentenceError(custom_dir or "sentences", None, str(err)) from None
     heads = _load_or_train(state_dir, encoder, sentences)
-    return _Engine(sentences, ha_intents, own_intents, home, _slot_lists(sentences, home), heads, custom_dir)
+    phrases, wildcards = list_phrases(ha_intents)
+    own_phrases, own_wildcards = list_phrases(own_intents)
+    vocabulary = SlotVocabulary({**phrases, **own_phrases}, wildcards | own_wildcards, heads.slot_sources)
+    return _Engine(
+        sentences, ha_intents, own_intents, home, _slot_lists(sentences, home), heads, custom_dir, vocabulary
+    )
 
 
 def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: SentenceSet) -> _Heads:
@@ -384,9 +408,11 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
         vectors=x[:n].astype(np.float32),
         label_ids=y[:n],
         frames=[e.frame for e in examples],
+        sources=[_by_slot(e.sources) for e in examples],
         fixed=[dict(e.fixed) for e in examples],
         template_words=_template_words(examples),
         piece_index=piece_index,
+        slot_sources=_slot_sources(examples),
     )
     _write_heads(heads_dir, fingerprint, head_bytes, heads)
     _prune_heads(heads_dir.parent)
@@ -433,9 +459,11 @@ def _write_heads(nlu_dir: Path, fingerprint: str, head_bytes: bytes, heads: _Hea
         "fingerprint": fingerprint,
         "labels": heads.labels,
         "frames": [list(f) for f in heads.frames],
+        "sources": [{k: sorted(v) for k, v in table.items()} for table in heads.sources],
         "fixed": heads.fixed,
         "template_words": {k: sorted(v) for k, v in heads.template_words.items()},
         "piece_index": sorted(heads.piece_index.items()),
+        "slot_sources": {i: {k: sorted(v) for k, v in t.items()} for i, t in heads.slot_sources.items()},
     }
     # Written last: the heads are only "there" once their metadata names their fingerprint.
     _atomic_write(nlu_dir / "heads.json", json.dumps(meta).encode("utf-8"))
@@ -451,7 +479,9 @@ def _read_heads(nlu_dir: Path, meta: dict[str, Any]) -> _Heads:
         vectors=vectors,
         label_ids=label_ids,
         frames=[tuple(f) for f in meta["frames"]],
+        sources=[{k: set(v) for k, v in table.items()} for table in meta["sources"]],
         fixed=meta["fixed"],
         template_words={k: set(v) for k, v in meta["template_words"].items()},
         piece_index={int(k): int(v) for k, v in meta["piece_index"]},
+        slot_sources={i: {k: set(v) for k, v in t.items()} for i, t in meta["slot_sources"].items()},
     )

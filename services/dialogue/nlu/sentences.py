@@ -227,6 +227,7 @@ _SAMPLE_WILDCARDS = {
 }
 _GENERIC_WILDCARD = ["something", "the blue one", "my keys", "the big meeting", "tomorrow morning"]
 _SAMPLES_PER_TEMPLATE = 10
+_MAX_PHRASES_PER_VALUE = 40
 _MAX_TRIES_PER_TEMPLATE = 30
 
 
@@ -239,6 +240,7 @@ class Example:
     frame: tuple[str, ...]  # slot names the sentence carries (sorted)
     fixed: tuple[tuple[str, Any], ...] = ()  # slots the template sets itself, e.g. domain=light
     literal: str = ""  # the text without its wildcard values: the template's own words
+    sources: tuple[tuple[str, str], ...] = ()  # (slot, list it was sampled from)
 
 
 class _Sampler:
@@ -263,6 +265,7 @@ class _Sampler:
                     seen: set[str] = set()
                     for _ in range(_MAX_TRIES_PER_TEMPLATE):
                         slots: dict[str, Any] = {}
+                        self.sources = set()
                         words = self._expr(sentence.expression, block, slots, domain)
                         text = normalize_whitespace(words).strip()
                         if text and text not in seen:
@@ -276,7 +279,10 @@ class _Sampler:
                             for value in slots.values():
                                 if isinstance(value, str):
                                     literal = literal.replace(value, " ")
-                            yield Example(text, intent.name, tuple(sorted(frame)), fixed, normalize_whitespace(literal).strip())
+                            yield Example(
+                                text, intent.name, tuple(sorted(frame)), fixed,
+                                normalize_whitespace(literal).strip(), tuple(sorted(self.sources)),
+                            )
                         if len(seen) >= _SAMPLES_PER_TEMPLATE:
                             break
 
@@ -303,6 +309,7 @@ class _Sampler:
         rng = self.rng
         name = ref.list_name
         slots[ref.slot_name] = True
+        self.sources.add((ref.slot_name, name))
         if ref.is_inline_range:
             start, stop, step = ref.get_inline_range()
             return str(rng.randrange(start, stop + 1, step))
@@ -339,6 +346,27 @@ def sample_examples(sentences: SentenceSet, seed: int = 7, home: Any = None) -> 
     for data in (sentences.ha, sentences.own):
         examples.extend(_Sampler(data, random.Random(seed), language, home).examples())
     return examples
+
+
+def list_phrases(intents: Intents) -> tuple[dict[str, list[tuple[str, Any]]], set[str]]:
+    """Per text list, (phrase, value) pairs ("low" -> "on" for battery states); and the wildcards."""
+    from hassil.sample import sample_expression
+
+    phrases: dict[str, list[tuple[str, Any]]] = {}
+    wildcards = set()
+    for name, slot_list in intents.slot_lists.items():
+        if isinstance(slot_list, WildcardSlotList):
+            wildcards.add(name)
+        elif isinstance(slot_list, TextSlotList):
+            pairs = []
+            for value in slot_list.values:
+                for index, text in enumerate(sample_expression(value.text_in, intents.slot_lists, intents.expansion_rules)):
+                    if index >= _MAX_PHRASES_PER_VALUE:
+                        break
+                    if text.strip():
+                        pairs.append((" ".join(text.lower().split()), value.value_out))
+            phrases[name] = sorted(pairs, key=lambda pair: -len(pair[0]))
+    return phrases, wildcards
 
 
 def parse_template(text: str) -> Sentence:

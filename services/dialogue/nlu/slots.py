@@ -7,6 +7,7 @@ of request carries; this module finds those slots in the words.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from .home import Home, _norm
@@ -35,7 +36,7 @@ DOMAIN_WORDS = {
     "tv": "media_player", "television": "media_player", "speaker": "media_player", "music": "media_player",
     "vacuum": "vacuum", "hoover": "vacuum",
     "valve": "valve", "valves": "valve",
-    "switch": "switch", "switches": "switch", "plug": "switch", "plugs": "switch",
+    "switches": "switch", "plug": "switch", "plugs": "switch",  # not "switch": "switch on" is a verb
 }
 
 _WILDCARD_SLOTS = {"item", "fact", "query", "message", "search_query", "time", "conversation_command"}
@@ -100,8 +101,14 @@ def find_duration(text: str) -> dict[str, int]:
     return found
 
 
+_DECIMAL_RE = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.]*\s*(hours?|minutes?|seconds?|mins?|secs?)\b)")
+
+
 def find_number(text: str, skip_duration: bool = True) -> int | float | None:
     """The first number in ``text`` that is not part of a duration."""
+    decimal = _DECIMAL_RE.search(text)
+    if decimal:
+        return float(decimal.group(1))
     words = _norm(text).replace("-", " ").split()
     i = 0
     while i < len(words):
@@ -183,10 +190,59 @@ def strip_template_words(text: str, template_words: set[str]) -> str:
     """The free text of a wildcard: the utterance minus the request's own words around it."""
     spoken = re.findall(r"[\w'’:]+", text)  # as said (case kept), for the value itself
     words = [_norm(w) for w in spoken]
-    start = _cut(words, template_words, _MAX_GAP_LEADING)
-    rest = words[start:]
-    end = len(rest) - _cut(rest[::-1], template_words, _MAX_GAP_TRAILING)
-    return " ".join(spoken[start : start + end])
+    # The widest cut that still leaves some free text ("cancel *pizza* timer").
+    for max_gap in range(_MAX_GAP_LEADING, -1, -1):
+        start = _cut(words, template_words, max_gap)
+        rest = words[start:]
+        end = len(rest) - _cut(rest[::-1], template_words, min(max_gap, _MAX_GAP_TRAILING))
+        if end > 0:
+            return " ".join(spoken[start : start + end])
+    return ""
+
+
+@dataclass(frozen=True)
+class SlotVocabulary:
+    """What the templates say about slots: list phrases, wildcard lists, each slot's lists."""
+
+    phrases: dict[str, list[tuple[str, Any]]]  # text list -> (phrase, value), longest first
+    wildcards: set[str]  # wildcard list names
+    sources: dict[str, dict[str, set[str]]]  # intent -> slot -> lists its values come from
+
+
+_HOME_LISTS = {"name", "area", "floor"}
+DURATION_SLOTS = {"hours", "minutes", "seconds", "start_hours", "start_minutes", "start_seconds"}
+_ADJUSTING = ("HassStartTimer", "HassIncreaseTimer", "HassDecreaseTimer")
+
+
+def _find_phrase(norm: str, pairs: list[tuple[str, Any]]) -> Any:
+    padded = f" {norm} "
+    for phrase, value in pairs:
+        if f" {phrase} " in padded:
+            return value
+    return None
+
+
+def find_durations(text: str) -> list[tuple[dict[str, int], bool]]:
+    """Each duration in the words, and whether it names a timer ("the 5 minute timer")."""
+    words = _norm(text).replace("-", " ").split()
+    found: list[tuple[dict[str, int], bool]] = []
+    i = 0
+    while i < len(words):
+        value, used = parse_number(words, i)
+        unit_at = i + used
+        if value is not None and unit_at < len(words) and words[unit_at] in _DURATION_UNITS:
+            part = find_duration(" ".join(words[i:]))
+            # how far this duration reaches: to the last unit word of the run
+            end = unit_at + 1
+            while end < len(words) and (words[end] in _DURATION_UNITS or words[end] in ("and", "a", "half") or parse_number(words, end)[0] is not None):
+                end += 1
+            part = find_duration(" ".join(words[i:end]))
+            names_timer = end < len(words) and words[end] == "timer"
+            found.append((part, names_timer))
+            i = end
+            continue
+        i += 1
+    return found
 
 
 def fill_slots(
@@ -196,58 +252,108 @@ def fill_slots(
     fixed: dict[str, Any],
     home: Home,
     template_words: set[str],
+    vocabulary: SlotVocabulary | None = None,
     context: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any], float]:
-    """Slots for ``frame`` found in ``text``; also how completely the frame was filled (0..1)."""
+    example_sources: dict[str, set[str]] | None = None,
+) -> tuple[dict[str, Any], float, int]:
+    """Slots for ``frame`` found in ``text``; how completely the frame was filled (0..1), and
+    how many of its slots the words gave.
+
+    ``frame`` and ``fixed`` come from the nearest training sentence of the intent: the slots
+    that kind of request carries, and the values its template sets itself (domain=light).
+    """
+    vocabulary = vocabulary or SlotVocabulary({}, set(), {})
+    # The lists the nearest sentence took its values from, else any list the intent uses.
+    sources = {**vocabulary.sources.get(intent, {}), **(example_sources or {})}
+    norm = _norm(text)
+    words = norm.split()
     slots: dict[str, Any] = {}
     wanted = set(frame)
     found_parts, wanted_parts = 0, 0
-    mentions = home.mentions(text)
+    evidence = False  # a list phrase of this frame was heard (so its fixed device class fits)
+
+    # Entities, areas, floors. A bare device kind ("lights") is a domain, not the entity "Light".
+    generic_ok = "name" in wanted and "domain" not in wanted
+    mentions = [
+        m for m in home.mentions(text)
+        if not (
+            m.kind == "name" and " ".join(words[m.start : m.end]) in DOMAIN_WORDS
+            and (m.score < 100 or not generic_ok)
+        )
+    ]
     by_kind: dict[str, list[Any]] = {}
     for mention in mentions:
         by_kind.setdefault(mention.kind, []).append(mention)
     for kind in ("name", "area", "floor"):
-        if kind in wanted:
-            wanted_parts += 1
-            if by_kind.get(kind):
-                slots[kind] = by_kind[kind][0].value
-                found_parts += 1
-            elif kind == "area" and context and context.get("area"):
-                slots[kind] = context["area"]
-                found_parts += 1
-    # A named entity the frame did not expect is still what the user meant ("turn off the tv").
-    if "name" not in wanted and by_kind.get("name") and not (wanted & {"area", "floor"} and by_kind.get("area")):
-        if not (wanted & _WILDCARD_SLOTS):
-            slots["name"] = by_kind["name"][0].value
-    if not (wanted & {"name", "area", "floor"}) and by_kind.get("area") and intent.startswith("Hass"):
-        if not (wanted & _WILDCARD_SLOTS):
-            slots["area"] = by_kind["area"][0].value
-    if "domain" in wanted and "name" not in slots:
-        domain = fixed.get("domain") or find_domain(text)
-        if domain:
-            slots["domain"] = domain
-    for key in ("device_class", "state", "media_class", "recurrence", "volume_step", "response"):
-        # A named device needs no device class to find it.
-        if key in wanted and key in fixed and not (key == "device_class" and "name" in slots):
-            slots[key] = fixed[key]
-    duration = find_duration(text)
-    if wanted & {"hours", "minutes", "seconds", "start_hours", "start_minutes", "start_seconds"}:
+        lists = sources.get(kind, set())
+        if kind not in wanted or (lists and not lists & _HOME_LISTS):
+            continue
+        if not lists and kind in fixed:
+            continue  # a fixed value such as name=all
         wanted_parts += 1
-        if duration:
+        if by_kind.get(kind):
+            slots[kind] = by_kind[kind][0].value
             found_parts += 1
-            prefix = "start_" if intent not in ("HassStartTimer", "HassIncreaseTimer", "HassDecreaseTimer") else ""
-            slots.update({prefix + unit: value for unit, value in duration.items()})
-    for key in _NUMBER_SLOTS:
-        if key in wanted and key not in slots:
+        elif kind == "area" and context and context.get("area"):
+            slots[kind] = context["area"]
+            found_parts += 1
+
+    # Durations: "for 5 minutes" sets or changes a timer, "the 1 hour timer" picks one.
+    if wanted & DURATION_SLOTS:
+        wanted_parts += 1
+        durations = find_durations(text)
+        for part, names_timer in durations:
+            # "a 10 minute timer" is the new timer; "add 5 minutes to the 1 hour timer" picks one.
+            prefix = "" if intent == "HassStartTimer" or (intent in _ADJUSTING and not names_timer) else "start_"
+            slots.update({prefix + unit: value for unit, value in part.items()})
+        if durations:
+            found_parts += 1
+
+    # Slots from the templates' lists: colours, states, device classes, media classes, ...
+    for slot in sorted(wanted - set(slots) - DURATION_SLOTS - _HOME_LISTS):
+        lists = sources.get(slot, set())
+        text_lists = [name for name in sorted(lists) if name in vocabulary.phrases]
+        if not text_lists and (lists & vocabulary.wildcards or slot in _WILDCARD_SLOTS):
+            continue  # free text: after the others
+        if text_lists:
             wanted_parts += 1
+            for name in text_lists:
+                value = _find_phrase(norm, vocabulary.phrases[name])
+                if value is not None:
+                    slots[slot] = value
+                    found_parts += 1
+                    evidence = True
+                    break
+        if slot not in slots and (slot in _NUMBER_SLOTS or (lists and not text_lists and not lists & vocabulary.wildcards)):
             number = find_number(text)
             if number is not None:
-                slots[key] = number
+                slots[slot] = number
+                if not text_lists:
+                    wanted_parts += 1
                 found_parts += 1
-            elif key == "brightness" and (step := brightness_step(text)):
+            elif slot == "brightness" and (step := brightness_step(text)):
                 # "a bit brighter": no number, a direction (like HA's volume_step for volume).
                 slots["brightness_step"] = step
                 found_parts += 1
+                wanted_parts += not text_lists
+
+    # Values the template sets itself, where the words agree.
+    for slot, value in fixed.items():
+        if slot not in wanted or slot in slots or "brightness_step" in slots and slot == "brightness":
+            continue
+        if slot == "domain":
+            said = find_domain(text)
+            if "name" in slots:
+                if home.domain_of(slots["name"]) not in (None, value):
+                    continue
+            elif said and said != value:
+                value = said
+        elif slot == "device_class" and not evidence and value.replace("_", " ") not in norm:
+            continue
+        slots[slot] = value
+    if "domain" in wanted and "domain" not in slots and "name" not in slots and (said := find_domain(text)):
+        slots["domain"] = said
+
     if intent == "SamanthaSetAlarm":
         wanted.add("time")
         slots["recurrence"] = recurrence(text)
@@ -255,12 +361,24 @@ def fill_slots(
         if when:
             slots["time"] = when
             wanted.discard("time")
-    wild = (wanted & _WILDCARD_SLOTS) | ({"name"} if intent in ("SamanthaSetName",) else set())
-    for key in sorted(wild):
+
+    # Free text last: what is left between the request's own words.
+    wild = {
+        slot for slot in wanted - set(slots)
+        if sources.get(slot, set()) & vocabulary.wildcards or slot in _WILDCARD_SLOTS
+    }
+    if intent == "SamanthaSetName":
+        wild.add("name")
+    for slot in sorted(wild):
         wanted_parts += 1
-        value = strip_template_words(text, template_words)
+        value = strip_template_words(text, template_words | _values_said(slots))
         if value:
-            slots[key] = value
+            slots[slot] = value
             found_parts += 1
     completeness = found_parts / wanted_parts if wanted_parts else 1.0
-    return slots, completeness
+    return slots, completeness, found_parts
+
+
+def _values_said(slots: dict[str, Any]) -> set[str]:
+    """Words already used by other slots, so free text does not take them again."""
+    return {w for v in slots.values() if isinstance(v, str) for w in _norm(v).split()}
