@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, help="wake-word threshold (default from settings)")
     parser.add_argument("--phrases", metavar="FILE",
                         help="vocabulary, one phrase per line (default <state_dir>/vocabulary.txt if present)")
+    parser.add_argument("--free", action="store_true", help="Vosk: free recognition, no grammar from the phrases")
     parser.add_argument("--partials", action="store_true", help="also print partial transcripts")
     parser.add_argument("--realtime", action="store_true", help="feed audio at live speed (for timings)")
     return parser
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     listener = settings.listener
     try:
         stt = load_speech_to_text(args.stt or listener.stt, settings.state_dir,
-                                  args.vosk_model or listener.vosk_model, listener.whisper_model)
+                                  args.vosk_model or listener.vosk_model, listener.whisper_model,
+                                  listener.vosk_grammar and not args.free)
         wake = None if args.no_wake else WakeWordDetector(
             args.wake_words or listener.wake_words,
             args.threshold if args.threshold is not None else listener.threshold)

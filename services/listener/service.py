@@ -131,7 +131,8 @@ class ListenerService(Service):
     def _load_models(self):
         listener = self.settings.listener
         wake = WakeWordDetector(listener.wake_words, listener.threshold)
-        stt = load_speech_to_text(listener.stt, self.settings.state_dir, listener.vosk_model, listener.whisper_model)
+        stt = load_speech_to_text(listener.stt, self.settings.state_dir, listener.vosk_model, listener.whisper_model,
+                                  listener.vosk_grammar)
         stt.set_phrases(Vocabulary(self.settings.state_dir / VOCABULARY_FILE).phrases)
         stt.warm_up()
         _LOGGER.info("Wake words %s (threshold %.2f); speech-to-text: %s",

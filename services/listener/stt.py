@@ -248,7 +248,7 @@ class VoskSpeechToText(SpeechToText):
 
     name = "vosk"
 
-    def __init__(self, model_dir: str | Path) -> None:
+    def __init__(self, model_dir: str | Path, use_grammar: bool = True) -> None:
         super().__init__()
         import vosk
 
@@ -262,6 +262,7 @@ class VoskSpeechToText(SpeechToText):
         self._recognizer = None  # built on the worker thread, rebuilt when the phrases change
         self._grammar: list[str] | None = None
         self._grammar_dirty = True
+        self.use_grammar = use_grammar
         _LOGGER.info("Vosk model %s loaded in %.1f s", path, time.monotonic() - started)
 
     def set_phrases(self, phrases: list[str]) -> None:
@@ -270,6 +271,8 @@ class VoskSpeechToText(SpeechToText):
 
     def grammar(self) -> list[str] | None:
         """The phrases whose every word the model knows, plus [unk]; None for free recognition."""
+        if not self.use_grammar:
+            return None
         known = [p for p in self.phrases if all(self._knows(w) for w in p.split())]
         if len(known) < len(self.phrases):
             _LOGGER.warning("Vosk grammar: %d of %d phrases have words the model does not know; left out",
@@ -379,7 +382,7 @@ def installed_vosk_english(state_dir: Path) -> Path | None:
 
 
 def load_speech_to_text(
-    backend: str, state_dir: Path, vosk_model: str = "", whisper_model: str = ""
+    backend: str, state_dir: Path, vosk_model: str = "", whisper_model: str = "", vosk_grammar: bool = True
 ) -> SpeechToText:
     """The configured backend ('auto', 'whisper' or 'vosk'), its model loaded; SpeechToTextError if it cannot be."""
     if backend == "vosk" or (backend == "auto" and (vosk_model or installed_vosk_english(state_dir))):
@@ -387,5 +390,5 @@ def load_speech_to_text(
         if not path:
             raise SpeechToTextError(
                 "stt = 'vosk' but no Vosk model: run `samantha models pull vosk-en` or set [listener] vosk_model")
-        return VoskSpeechToText(path)
+        return VoskSpeechToText(path, use_grammar=vosk_grammar)
     return WhisperSpeechToText(whisper_model or None)

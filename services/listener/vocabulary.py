@@ -51,7 +51,8 @@ def whisper_prompt(phrases: list[str], max_chars: int = PROMPT_MAX_CHARS) -> str
     thousands of templated sentences ("set a timer for 1/2/3... minutes") yields a prompt of varied,
     relevant words rather than one template many times.
     """
-    candidates = [(phrase, set(phrase.split())) for phrase in phrases[:PROMPT_CANDIDATES]]
+    step = max(1, len(phrases) // PROMPT_CANDIDATES)  # spread over the list: it may be sorted
+    candidates = [(phrase, set(phrase.split())) for phrase in phrases[::step]]
     seen: set[str] = set()
     chosen: list[str] = []
     length = 0
