@@ -1,0 +1,104 @@
+"""services.spoken: what speech-to-text wrote, brought back to what the device knows.
+
+The examples are the kinds of mistake Whisper tiny.en makes on commands (see bench/spoken.py);
+the sentences here are written for these tests, not taken from any test set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from services.spoken import (
+    PhoneticVocabulary, normalize_transcript, numbers_to_digits, phonetic_key, resolve_value, sounds_like)
+
+DEVICE_PHRASES = [
+    "set the brightness of the desk lamp to 40 percent",
+    "set temp in the office to 21 degrees",
+    "turn on the bedroom lamp",
+    "what's the temperature in the living room",
+    "start a 10 minute pasta timer",
+    "pause the tv",
+]
+
+
+@pytest.mark.parametrize(("heard", "expected"), [
+    ("Set a 12-ounce timer.", "set a 12 ounce timer"),
+    ("Turn on the Living Room lights, please!", "turn on the living room lights please"),
+    ("Set a 5-minute pasta timer", "set a 5 minute pasta timer"),
+    ("wake me at 7am", "wake me at 7 am"),
+    ("remind me at 5 p.m.", "remind me at 5 pm"),
+    ("set brightness to 50%", "set brightness to 50%"),
+    ("set it to twenty-five percent", "set it to 25 percent"),
+    ("a timer for one hour", "a timer for 1 hour"),
+    ("what’s the time", "what's the time"),
+    ("", ""),
+    ("...", ""),
+])
+def test_normalize_transcript(heard: str, expected: str) -> None:
+    assert normalize_transcript(heard) == expected
+
+
+@pytest.mark.parametrize(("words", "digits"), [
+    ("twenty five", "25"),
+    ("a hundred and ten degrees", "110 degrees"),
+    ("three thousand", "3000"),
+    ("nine fifty", "9 50"),  # a clock time is two numbers
+    ("five five", "5 5"),
+    ("turn on the other one", "turn on the other one"),  # a pronoun, not a number
+    ("one minute", "1 minute"),
+    ("seventy", "70"),
+])
+def test_numbers_to_digits(words: str, digits: str) -> None:
+    assert numbers_to_digits(words) == digits
+
+
+def test_phonetic_key_keeps_sounds_and_drops_spelling() -> None:
+    assert phonetic_key("phone") == phonetic_key("fone")
+    assert phonetic_key("kitchen") == phonetic_key("kitchin")
+    assert phonetic_key("Bedroom Lamp") == "BTRM LMP"
+    assert phonetic_key("knight") == phonetic_key("night")
+    assert phonetic_key("") == ""
+
+
+def test_sounds_like_scores_near_misses_above_different_words() -> None:
+    assert sounds_like("kitchen", "Kitchen") == 100.0
+    assert sounds_like("rightness", "brightness") > 85
+    assert sounds_like("ketchup", "kitchen") < 70
+    assert sounds_like("garage", "bedroom") < 40
+
+
+def test_vocabulary_corrects_only_words_it_lacks_and_only_close_ones() -> None:
+    vocabulary = PhoneticVocabulary(DEVICE_PHRASES)
+    assert normalize_transcript("Set the rightness of the desk lamp to 40%", vocabulary) == \
+        "set the brightness of the desk lamp to 40%"
+    assert normalize_transcript("set Tempt in the office to 21 degrees", vocabulary) == \
+        "set temp in the office to 21 degrees"
+    # Heard words that sound like nothing the device knows are left as heard: better "not
+    # understood" than a confident guess.
+    assert normalize_transcript("stop time in ketchup", vocabulary) == "stop time in ketchup"
+    # Known words are never rewritten, and short words never are.
+    assert normalize_transcript("turn on the bedroom lamp", vocabulary) == "turn on the bedroom lamp"
+    assert vocabulary.correct_words(["pose", "the", "tv"]) == ["pose", "the", "tv"]
+
+
+def test_vocabulary_joins_a_word_heard_as_two() -> None:
+    vocabulary = PhoneticVocabulary(DEVICE_PHRASES)
+    assert vocabulary.correct_words(["turn", "on", "the", "bed", "room", "lamp"]) == \
+        ["turn", "on", "the", "bedroom", "lamp"]
+
+
+def test_resolve_value_finds_the_name_or_declines() -> None:
+    names = ["Bedroom Lamp", "Kitchen Light", "Living Room TV", "Front Door"]
+    assert resolve_value("bedroom lamb", names)[0] == "Bedroom Lamp"
+    assert resolve_value("living room t v", names)[0] == "Living Room TV"
+    assert resolve_value("FRONT DOOR", names) == ("Front Door", 100.0)
+    value, score = resolve_value("garden shed", names)
+    assert value is None and score < 80
+    assert resolve_value("anything", []) == (None, 0.0)
+
+
+def test_resolve_value_list_values_from_a_users_sentences() -> None:
+    zones = ["front lawn", "vegetable patch", "rose beds", "back garden", "herb garden"]
+    assert resolve_value("rose bed", zones)[0] == "rose beds"
+    assert resolve_value("vegetable patches", zones)[0] == "vegetable patch"
+    assert resolve_value("the hallway", zones)[0] is None
