@@ -233,6 +233,8 @@ def main() -> int:
     parser.add_argument("--presses", type=int, default=100, help="presses per pattern")
     args = parser.parse_args()
     Device.pin_factory = MockFactory(pin_class=MockPWMPin)
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
+          "(other work on the machine shows in the p99 figures)")
     with PrivateBroker() as broker, tempfile.TemporaryDirectory(prefix="bench-panel-") as tmp:
         receiver = Receiver(broker.port)
         try:
