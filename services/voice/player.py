@@ -199,14 +199,14 @@ class SpeechPlayer:
             if self._cut(job):
                 interrupted = True
                 break
-            future = pending or self._synth_pool.submit(self.synthesizer.synthesize, sentence)
+            future = pending or self._synth_pool.submit(self._synthesize, sentence, job)
             pending = None
             speech = self._wait_for(future, job)
-            if speech is None:
+            if speech is None or self._cut(job):
                 interrupted = True
                 break
             if index + 1 < len(sentences):
-                pending = self._synth_pool.submit(self.synthesizer.synthesize, sentences[index + 1])
+                pending = self._synth_pool.submit(self._synthesize, sentences[index + 1], job)
             if isinstance(speech, TtsError):
                 self.report_error(f"cannot say {sentence[:60]!r}: {speech}")
                 interrupted = True
@@ -222,6 +222,10 @@ class SpeechPlayer:
         if not interrupted:
             self._drain()
         self.publish(SpeakingFinished(id=job.id, interrupted=interrupted, expect_reply=job.expect_reply))
+
+    def _synthesize(self, sentence: str, job: _Job) -> Speech | None:
+        """Runs on the synthesis thread; a sentence of a stopped job is not synthesised at all."""
+        return None if self._cut(job) else self.synthesizer.synthesize(sentence)
 
     def _wait_for(self, future: concurrent.futures.Future, job: _Job) -> Speech | TtsError | None:
         """The synthesis result, or None if a stop came in first (the result is then dropped)."""
