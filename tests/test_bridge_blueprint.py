@@ -63,7 +63,7 @@ def test_blueprint_listens_on_the_documented_intent_topic_and_answers_on_the_ann
     assert data["trigger"] == [{"platform": "mqtt", "topic": ("!input", "intent_topic")}]
     used = {value[1] for value in _walk(data) if isinstance(value, tuple)}
     assert used == set(blueprint["input"])  # every input is used, none is missing
-    (answer,) = data["action"][1]["then"]
+    (answer,) = data["action"][2]["then"]
     assert answer["service"] == "text.set_value"
 
 
