@@ -22,8 +22,10 @@ import asyncio
 import logging
 import math
 import os
+import tempfile
 import time
 import warnings
+from pathlib import Path
 from typing import Callable, Literal
 
 from gpiozero import Button, Device
@@ -38,6 +40,8 @@ VERY_LONG_PRESS_S = 10.0
 DOUBLE_PRESS_WINDOW_S = 0.3  # short, because a single press is only certain once it has passed
 MOCK_PIN_HISTORY = 2000  # state changes a simulated pin remembers (an animation makes many)
 PIN_FACTORY_ENV = "GPIOZERO_PIN_FACTORY"
+LGPIO_WORK_DIR_ENV = "LG_WD"
+DEVICE_TREE_MODEL = "/proc/device-tree/model"
 
 
 class SimulatedPin(MockPWMPin):
@@ -54,12 +58,26 @@ class SimulatedPin(MockPWMPin):
         return changed
 
 
+class NoGpioOnPi(RuntimeError):
+    """A Raspberry Pi on which no real pin factory loaded (missing lgpio, no access to the pins)."""
+
+
+def is_raspberry_pi() -> bool:
+    """Whether this machine says it is a Raspberry Pi (device tree model)."""
+    try:
+        return "Raspberry Pi" in Path(DEVICE_TREE_MODEL).read_text(errors="replace")
+    except OSError:
+        return False
+
+
 def choose_pin_factory() -> str:
     """Make sure gpiozero has a pin factory and return its name.
 
     The real one (lgpio on a Pi) when it loads; gpiozero's MockFactory with PWM-capable pins when
     ``GPIOZERO_PIN_FACTORY=mock`` or when no real factory loads (any PC), with one warning line.
-    A factory already set (a test's) is kept.
+    A factory already set (a test's) is kept. On a Raspberry Pi where no real factory loads the
+    pins are simulated too, so that the service keeps running, but :class:`NoGpioOnPi` is raised
+    after that with every factory's reason, for the caller to report.
     """
     if Device.pin_factory is not None:
         return type(Device.pin_factory).__name__
@@ -67,16 +85,28 @@ def choose_pin_factory() -> str:
         Device.pin_factory = MockFactory(pin_class=SimulatedPin)
         _LOGGER.warning("%s=mock: the button and LEDs are simulated (gpiozero MockFactory)", PIN_FACTORY_ENV)
         return "MockFactory"
-    try:
-        with warnings.catch_warnings():
-            # gpiozero warns once per factory it tries; one line below says what happened.
-            warnings.simplefilter("ignore")
+    # lgpio makes its notification pipes in the working directory unless told otherwise; under
+    # systemd (ProtectSystem=strict, working directory /) that is read-only and lgpio fails.
+    os.environ.setdefault(LGPIO_WORK_DIR_ENV, tempfile.gettempdir())
+    with warnings.catch_warnings(record=True) as tried:
+        warnings.simplefilter("always")
+        try:
             Device.ensure_pin_factory()
-    except Exception as err:  # BadPinFactory, or an import/OS error from one of the factories
-        Device.pin_factory = MockFactory(pin_class=SimulatedPin)
-        _LOGGER.warning("No GPIO here (%s): the button and LEDs are simulated (gpiozero MockFactory)", err)
-        return "MockFactory"
-    return type(Device.pin_factory).__name__
+            problem = None
+        except Exception as err:  # BadPinFactory, or an import/OS error from one of the factories
+            problem = err
+    reasons = "; ".join(str(w.message) for w in tried) or str(problem)
+    if problem is None:
+        name = type(Device.pin_factory).__name__
+        if tried:
+            _LOGGER.info("GPIO through %s (%s)", name, reasons)
+        return name
+    Device.pin_factory = MockFactory(pin_class=SimulatedPin)
+    if is_raspberry_pi():
+        raise NoGpioOnPi(f"no access to the GPIO pins ({reasons}); is lgpio installed, and is the "
+                         "user in the gpio group?")
+    _LOGGER.warning("No GPIO here (%s): the button and LEDs are simulated (gpiozero MockFactory)", problem)
+    return "MockFactory"
 
 
 class PressClassifier:

@@ -548,6 +548,21 @@ def test_process_with_mock_factory_variable_drives_pwm(tmp_path):
     assert "GPIOZERO_PIN_FACTORY=mock" in done.stderr
 
 
+def test_a_pi_without_gpio_access_is_an_error_not_a_quiet_simulation(tmp_path):
+    model = tmp_path / "model"
+    model.write_text("Raspberry Pi 4 Model B Rev 1.5\x00")
+    code = ("import device.button as b; b.DEVICE_TREE_MODEL = %r\n"
+            "try:\n    b.choose_pin_factory()\nexcept b.NoGpioOnPi as err:\n    print('error:', err)\n"
+            "from gpiozero import Device; print(type(Device.pin_factory).__name__)") % str(model)
+    env = {**os.environ}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    error, factory = done.stdout.strip().splitlines()
+    assert error.startswith("error: no access to the GPIO pins (") and "gpio group" in error
+    assert factory == "MockFactory", "the service still runs on simulated pins"
+
+
 @pytest.mark.parametrize("panel, problem", [
     ({"leds": "rgbled", "led_pins": [22]}, "panel.led_pins = [22]: leds = 'rgbled' needs 3 pins"),
     ({"long_press_s": 3.0, "very_long_press_s": 2.0}, "panel.long_press_s = 3.0: must be shorter"),

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.button import PanelButton, Press, PressClassifier, choose_pin_factory
+from device.button import NoGpioOnPi, PanelButton, Press, PressClassifier, choose_pin_factory
 from device.leds import (
     HAT_PRESETS,
     Animation,
@@ -137,7 +137,11 @@ class PanelService(Service):
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        factory = choose_pin_factory()
+        try:
+            factory = choose_pin_factory()
+        except NoGpioOnPi as err:  # simulated pins stand in, so the rest still runs
+            self.report_error(f"button and LEDs do not work: {err}")
+            factory = "MockFactory"
         _LOGGER.info("GPIO through %s", factory)
         self._open_leds()
         self._open_button()
