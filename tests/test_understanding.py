@@ -217,3 +217,16 @@ def test_custom_intent_after_reload_and_bad_file_keeps_old_model(model: Dialogue
         model.reload(custom_sentences_dir=tmp_path / "none")
     assert model.understand("water the plants in the kitchen").intent != "WaterPlants"
     assert model.understand("kill the lights in the kitchen").intent == "HassTurnOff"
+
+
+def test_sentence_naming_a_missing_list_is_refused_with_its_line(tmp_path: Path) -> None:
+    from services.dialogue.nlu.sentences import load_sentences
+
+    (tmp_path / "chores.yaml").write_text(
+        'language: en\nintents:\n  Chores:\n    data:\n      - sentences:\n          - "do the {chore} now"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SentenceError) as caught:
+        load_sentences(tmp_path)
+    assert (caught.value.file, caught.value.line) == (str(tmp_path / "chores.yaml"), 6)
+    assert "{chore}" in caught.value.message

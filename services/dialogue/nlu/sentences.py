@@ -172,7 +172,40 @@ def load_sentences(custom_dir: Path | None, language: str = "en") -> SentenceSet
             Intents.from_dict({**own, "intents": {name: own["intents"][name]}})
         except Exception as err:
             raise SentenceError(path, None, f"intent {name}: {err}") from None
+    _check_references(sources, own)
     return SentenceSet(ha=ha, own=own, own_intents=own_intents, custom_intents=custom_intents)
+
+
+_HOME_LISTS = {"name", "area", "floor"}  # filled from the home at run time
+
+
+def _references(expr: Expression) -> Iterator[tuple[str, str]]:
+    if isinstance(expr, ListReference):
+        yield "list", expr.list_name
+    elif isinstance(expr, RuleReference):
+        yield "rule", expr.rule_name
+    elif isinstance(expr, (Sequence, Alternative, Permutation)):
+        for item in expr.items:
+            yield from _references(item)
+
+
+def _check_references(sources: list[tuple[Path, set[str]]], merged: dict[str, Any]) -> None:
+    """Every {list} and <rule> a sentence names must exist (else hassil fails at match time)."""
+    for directory, _ in sources:
+        for path in sorted(directory.rglob("*.y*ml")):
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text) or {}
+            for name, intent in (data.get("intents") or {}).items():
+                for block in intent.get("data") or []:
+                    lists = set(merged.get("lists", {})) | set(block.get("lists") or {}) | _HOME_LISTS
+                    rules = set(merged.get("expansion_rules", {})) | set(block.get("expansion_rules") or {})
+                    for sentence in block.get("sentences") or []:
+                        for kind, ref in _references(parse_sentence(sentence).expression):
+                            if ref.isdigit() or "-" in ref and ref.replace("-", "").replace(",", "").isdigit():
+                                continue  # inline range such as {1-10}
+                            if (kind == "list" and ref not in lists) or (kind == "rule" and ref not in rules):
+                                what = f"{{{ref}}}: no such list" if kind == "list" else f"<{ref}>: no such rule"
+                                raise SentenceError(path, _line_of(text, sentence), f"intent {name}: {what}")
 
 
 def _intent_files(sources: list[tuple[Path, set[str]]], language: str) -> dict[str, Path]:
