@@ -300,3 +300,21 @@ def test_odd_text_is_spoken_or_skipped_and_piper_keeps_running():
         assert synthesizer.synthesize("Good night.").engine == "piper"
     finally:
         synthesizer.close()
+
+
+def test_espeak_answers_at_once_while_piper_is_still_loading():
+    from services.voice.settings import VoiceSettings
+    from services.voice.tts import Synthesizer
+
+    synthesizer = Synthesizer(VoiceSettings())
+    synthesizer.start()  # returns at once; Piper needs a second or more to load its voice
+    try:
+        assert not synthesizer.piper_ready.is_set()
+        began = time.monotonic()
+        early = synthesizer.synthesize("Just a moment.")
+        assert early.engine == "espeak" and early.seconds > 0.3
+        assert time.monotonic() - began < 5  # generous; ~20 ms (bench/voice.py)
+        assert synthesizer.piper_ready.wait(START_TIMEOUT_S)
+        assert synthesizer.synthesize("Now I sound better.").engine == "piper"
+    finally:
+        synthesizer.close()
