@@ -520,11 +520,12 @@ def start_panel_process(broker, tmp_path, panel: dict, pin_factory: str | None =
 
 
 def test_process_off_the_pi_simulates_pins_and_survives_a_busy_pin(broker, probe, tmp_path):
-    # LEDs on the button's own pin: the LEDs take it, the button cannot have it.
+    # LEDs on the button's own pin: the button takes it, the LEDs cannot have it.
     process = start_panel_process(broker, tmp_path, {"leds": "pwmled", "led_pins": [BUTTON]})
     try:
         error = probe.wait_for(ServiceError, timeout=15)
-        assert error.service == "panel" and "button on GPIO 17" in error.message
+        assert error.service == "panel" and "LEDs (pwmled on GPIO 17) failed" in error.message
+        assert "the button still works" in error.message
         probe.publish(DeviceState(state="thinking"))
         probe.publish_raw(DeviceState.TOPIC, b'{"state": "dancing"}')  # bad input is dropped
         time.sleep(0.5)

@@ -7,9 +7,9 @@ mute here (``SetMute``), so that muting works even when nothing else does.
 
 The LEDs follow the retained ``DeviceState``, ``MuteState`` and ``VolumeState``; while the device is
 idle they can be a lamp (``SetLight`` from the hub, kept across restarts in ``<state>/light.json``
-and published retained as ``LightState``). Button and LEDs are
-opened separately: when one fails (pin busy, no SPI) the other keeps working and the failure goes
-on the bus as a ``ServiceError``. SIGHUP retries whatever failed.
+and published retained as ``LightState``). Button and LEDs are opened separately (the button first):
+when one fails (pin busy, no SPI) the other keeps working and the failure goes on the bus as a
+``ServiceError``. SIGHUP retries whatever failed.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def open_leds(wiring: LedWiring, active_high: bool = True) -> LedBackend:
 
 
 def describe(wiring: LedWiring) -> str:
+    """The LEDs in a few words, for log lines and errors."""
     if wiring.kind == "apa102":
         return f"{wiring.count} APA102 LEDs on SPI{wiring.spi_port}.{wiring.spi_device}"
     return f"{wiring.kind} on GPIO {', '.join(map(str, wiring.pins))}"
@@ -143,8 +144,8 @@ class PanelService(Service):
             self.report_error(f"button and LEDs do not work: {err}")
             factory = "MockFactory"
         _LOGGER.info("GPIO through %s", factory)
-        self._open_leds()
         self._open_button()
+        self._open_leds()
 
     def _open_button(self) -> None:
         if self.button is not None or self.panel.button_pin == NO_PIN:
@@ -160,8 +161,7 @@ class PanelService(Service):
                 self.panel.button_pin, loop=self._loop, on_press=self.on_press, classifier=classifier,
                 pull_up=self.panel.button_pull_up, bounce_time_s=self.panel.bounce_time_s)
         except Exception as err:  # pin busy, no such pin, no GPIO access
-            self.report_error(
-                f"button on GPIO {self.panel.button_pin} failed: {err}; presses are not seen (the LEDs still work)")
+            self.report_error(f"button on GPIO {self.panel.button_pin} failed: {err}; presses are not seen")
             return
         _LOGGER.info("Button on GPIO %d", self.panel.button_pin)
 
@@ -171,7 +171,7 @@ class PanelService(Service):
         try:
             backend = open_leds(self.wiring, active_high=self.panel.led_active_high)
         except Exception as err:  # pin busy, SPI unavailable
-            self.report_error(f"LEDs ({describe(self.wiring)}) failed: {err}; the button still works")
+            self.report_error(f"LEDs ({describe(self.wiring)}) failed: {err}{self._button_note()}")
             return
         self.leds = LedRenderer(backend, brightness=self.panel.brightness,
                                 frame_rate_hz=self.panel.frame_rate_hz, on_error=self._leds_failed_on_thread)
@@ -180,14 +180,20 @@ class PanelService(Service):
 
     def _leds_failed_on_thread(self, err: BaseException) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._leds_failed, err)
+        try:
+            self._loop.call_soon_threadsafe(self._leds_failed, err)
+        except RuntimeError:  # the loop is already closed: shutting down anyway
+            pass
 
     def _leds_failed(self, err: BaseException) -> None:
         if self.leds is not None:
             leds, self.leds = self.leds, None
             leds.close(turn_off=False)
         assert self.wiring is not None
-        self.report_error(f"LEDs ({describe(self.wiring)}) stopped working: {err}; the button still works")
+        self.report_error(f"LEDs ({describe(self.wiring)}) stopped working: {err}{self._button_note()}")
+
+    def _button_note(self) -> str:
+        return "; the button still works" if self.button is not None else ""
 
     def on_press(self, press: Press) -> None:
         """A classified press, on the event loop: report it; a very long press may toggle mute."""
