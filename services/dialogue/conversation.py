@@ -39,6 +39,7 @@ _LOGGER = logging.getLogger(__name__)
 QUESTION_TTL_S = 30.0  # an answer after this long is a new request, not an answer
 MAX_ATTEMPTS = 2  # ask again once when the answer made no sense, then let it go
 MAX_NAME_WORDS = 3
+FALLBACK_OVERRIDES_BELOW = 0.9  # model confidence under which a fallback pattern wins
 DEFAULT_VOLUME = 70
 
 # Intents for which the target is an entity in the home; other hub intents (weather, lists,
@@ -218,8 +219,13 @@ class Conversation:
         referred = await self._refer_back(turn)
         if referred is not None:
             return referred
-        if turn.intent is None:
-            turn.intent = self._fallback_intent(turn.text)
+        fallback = self._fallback_intent(turn.text)
+        if fallback is not None and (turn.intent is None or (
+                turn.intent != fallback and turn.confidence < FALLBACK_OVERRIDES_BELOW)):
+            # An unsure guess at a different intent loses to the plain start of a request.
+            _LOGGER.info("%r: taking %s over the model's %s (%.2f)", turn.text, fallback, turn.intent,
+                         turn.confidence)
+            turn.intent, turn.slots = fallback, {}
         if turn.intent is None:
             return Reply(self.say("not_understood"))
         return await self.dispatch(turn)

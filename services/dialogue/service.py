@@ -62,6 +62,11 @@ def without_wake_phrase(text: str) -> str:
     return _WAKE_PHRASE_RE.sub("", text, count=1).strip()
 
 
+def clean_transcript(text: str) -> str:
+    """What the recogniser wrote, without the wake word and the full stop it likes to add."""
+    return without_wake_phrase(text).rstrip(" .!?,;").strip()
+
+
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
     """One phrase per line, replaced atomically so the listener never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -337,7 +342,7 @@ class DialogueService(Service):
     async def _converse(self, message: TranscriptReady) -> None:
         assert self.model is not None and self.conversation is not None
         loop = asyncio.get_running_loop()
-        text = without_wake_phrase(message.text)
+        text = clean_transcript(message.text)
         ringing_window = self._ring_listening and self._listen_source == "command"
         if not text:
             return
