@@ -214,16 +214,7 @@ class HubLink:
                     self.republish_all()
                     if self.on_connect is not None:
                         self.on_connect()
-                    sender = asyncio.create_task(self._send(client))
-                    try:
-                        async for message in client.messages:
-                            self._deliver(message)
-                    except asyncio.CancelledError:
-                        await self._say_goodbye(client)
-                        raise
-                    finally:
-                        sender.cancel()
-                        await asyncio.gather(sender, return_exceptions=True)
+                    await self._serve(client)
             except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as err:
                 problem, is_settings = describe_failure(err, self.where)
                 if self.connected.is_set():
@@ -244,6 +235,28 @@ class HubLink:
                 self.connected.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Receive and send until either side fails; its MqttError means a reconnect."""
+        tasks = [asyncio.create_task(self._receive(client), name="hub-receive"),
+                 asyncio.create_task(self._send(client), name="hub-send")]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            await self._say_goodbye(client)
+            raise
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if (err := task.exception()) is not None:
+                raise err
+        raise aiomqtt.MqttError("the connection ended")
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            self._deliver(message)
 
     async def _say_goodbye(self, client: aiomqtt.Client) -> None:
         """On a clean stop, mark the speaker offline ourselves: the will is only for a crash."""
