@@ -874,3 +874,18 @@ def open_input(settings: "AudioSettings", frame_samples: int) -> AudioInput:
                 f"{err}. Plug in a microphone, or set [audio] input = \"wav\" with input_file "
                 f"(or \"null\" for silence)") from None
         raise
+
+
+def main() -> None:
+    """``python -m device.audio``: list the sound devices, to pick [audio] output_device/input_device."""
+    for direction, what, key in (("output", "Speakers", "output_device"), ("input", "Microphones", "input_device")):
+        devices = list_devices(direction)  # type: ignore[arg-type]
+        print(f"{what} ([audio] {key} = the index or part of the name):")
+        for index, name in devices:
+            print(f"  {index:>3}  {name}")
+        if not devices:
+            print("  none found")
+
+
+if __name__ == "__main__":
+    main()

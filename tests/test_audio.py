@@ -283,3 +283,13 @@ def test_pyaudio_device_by_name_that_does_not_exist_lists_the_real_ones(tmp_path
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert "no speaker matches 'USB Speaker'; there are:" in result.stdout
     assert "default" in result.stdout
+
+
+def test_the_device_list_shows_what_can_be_chosen(tmp_path):
+    run_on_alsa_files(tmp_path, tone(440, 1.0, INPUT_RATE))  # writes the .asoundrc
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[1])}
+    result = subprocess.run([sys.executable, "-m", "device.audio"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    speakers, microphones = result.stdout.split("Microphones")
+    assert "speaker" in speakers and "default" in speakers
+    assert "mic" in microphones
