@@ -90,10 +90,13 @@ def main(argv: list[str] | None = None) -> int:
 
     scores = {"model": [0, 0], "hassil": [0, 0], "neural only": [0, 0]}
     latencies: list[float] = []
+    cpu_ms: list[float] = []  # CPU time of this thread: what other processes' load cannot inflate
     hassil_latencies: list[float] = []
     failures = []
     for sentence, intent, expected, context in cases:
+        cpu0 = time.thread_time()
         result = model.understand(sentence, context)
+        cpu_ms.append((time.thread_time() - cpu0) * 1000)
         latencies.append(result.elapsed_ms)
         scores["model"][0] += result.intent == intent
         ok = result.intent == intent and slots_match(result.slots, expected)
@@ -127,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         f"model latency per utterance: median {statistics.median(lat):.2f} ms, "
         f"p95 {lat[int(0.95 * (len(lat) - 1))]:.2f} ms (hassil alone: median {statistics.median(hassil_latencies):.2f} ms)"
     )
+    print(f"model CPU time per utterance: median {statistics.median(cpu_ms):.2f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"encoder file: {encoder_mb:.1f} MB; process max RSS: {rss_mb:.0f} MB")
     if args.show_failures:
         for failure in failures:

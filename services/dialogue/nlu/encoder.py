@@ -21,8 +21,9 @@ ENCODER_DIR = MODELS_DIR / "minilm-l6-v2-int8"
 EMBEDDING_DIM = 384
 MAX_TOKENS = 64  # a spoken command is far shorter; longer text is cut, not refused
 BATCH_SIZE = 64
-# One request at a time on a Pi: two threads give most of the gain without starving audio.
-ENCODER_THREADS = 2
+# One thread: a command is ~10 word pieces (under a millisecond), and a second thread only adds
+# hand-over cost when the listener and the other services keep the cores busy.
+ENCODER_THREADS = 1
 
 
 class SentenceEncoder:

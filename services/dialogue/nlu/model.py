@@ -28,7 +28,7 @@ from hassil import Intents, recognize_best
 
 from .encoder import ENCODER_DIR, EmbeddingCache, SentenceEncoder
 from .heads import OnnxHead, softmax_head_onnx, train_softmax
-from .home import Home
+from .home import Home, _norm
 from .sentences import Example, SentenceError, SentenceSet, list_phrases, load_sentences, sample_examples
 from .slots import SlotVocabulary, fill_slots, find_duration
 
@@ -44,6 +44,7 @@ SIMILARITY_FAR = 0.3
 TEMPLATE_CONFIDENCE = 1.0
 WILDCARD_TEMPLATE_CONFIDENCE = 0.95
 NEIGHBOURS = 8
+BARE_NAME_FACTOR = 0.5
 MAX_PHRASES = 4000
 # Home Assistant intents tried first: the head's top few, if at all plausible.
 GATE_TOP = 4
@@ -178,7 +179,11 @@ class DialogueModel:
         intent_context = dict(context or {})
         embedding, piece_ids = self._encoder.encode_with_pieces(text)
         probs = engine.heads.probabilities(embedding, piece_ids)
-        matched = self._match_templates(engine, text, intent_context, probs)
+        try:
+            matched = self._match_templates(engine, text, intent_context, probs)
+        except Exception:  # a template hassil cannot use must not take understanding down
+            _LOGGER.exception("Template matching failed for %r; using the neural model alone", text)
+            matched = None
         if matched is not None:
             intent, slots, confidence = matched
             return Understanding(text, intent, slots, confidence, _ms(started))
@@ -258,6 +263,7 @@ class DialogueModel:
         order = own[np.argsort(-sims[own])[:NEIGHBOURS]]
         nearest = float(sims[order[0]]) if len(order) else 0.0
         closeness = float(np.clip((nearest - SIMILARITY_FAR) / (SIMILARITY_CLOSE - SIMILARITY_FAR), 0.0, 1.0))
+        mentions = engine.home.mentions(text)
         # Of the nearest sentences' frames, the one the words fill best and explain most.
         best_slots: dict[str, Any] = {}
         best_fill, best_key = 0.0, (False, False, -1, -1.0)
@@ -265,13 +271,23 @@ class DialogueModel:
             slots, fill, found = fill_slots(
                 text, label, heads.frames[index], heads.fixed[index], engine.home,
                 heads.template_words.get(label, set()), engine.vocabulary, context, heads.sources[index],
+                mentions,
             )
             # As HA's matcher does, a frame naming a device beats one describing it.
             key = (fill >= 1.0, "name" in slots and slots["name"] != "all", found, fill)
             if key > best_key:
                 best_slots, best_fill, best_key = slots, fill, key
         confidence = float(probs[best]) * (0.6 + 0.4 * closeness) * (0.5 + 0.5 * max(best_fill, 0.0))
+        if not _has_request_words(text, mentions):
+            confidence *= BARE_NAME_FACTOR  # "bedroom" alone names a place, asks for nothing
         return label, best_slots, confidence
+
+
+def _has_request_words(text: str, mentions: list[Any]) -> bool:
+    """Whether anything but names of the home's things and places was said."""
+    words = _norm(text).split()
+    named = {i for m in mentions for i in range(m.start, m.end)}
+    return any(i not in named and w not in ("the", "a", "my", "please") for i, w in enumerate(words))
 
 
 def _subset(intents: Intents, names: list[str]) -> Intents:

@@ -32,6 +32,7 @@ DOMAIN_WORDS = {
     "blind": "cover", "blinds": "cover", "curtain": "cover", "curtains": "cover", "shade": "cover",
     "shades": "cover", "shutter": "cover", "shutters": "cover", "cover": "cover", "covers": "cover",
     "window": "cover", "windows": "cover", "garage": "cover",
+    "brighten": "light", "brighter": "light", "dim": "light", "dimmer": "light",
     "lock": "lock", "locks": "lock",
     "tv": "media_player", "television": "media_player", "speaker": "media_player", "music": "media_player",
     "vacuum": "vacuum", "hoover": "vacuum",
@@ -255,6 +256,7 @@ def fill_slots(
     vocabulary: SlotVocabulary | None = None,
     context: dict[str, Any] | None = None,
     example_sources: dict[str, set[str]] | None = None,
+    mentions: list[Any] | None = None,
 ) -> tuple[dict[str, Any], float, int]:
     """Slots for ``frame`` found in ``text``; how completely the frame was filled (0..1), and
     how many of its slots the words gave.
@@ -275,7 +277,7 @@ def fill_slots(
     # Entities, areas, floors. A bare device kind ("lights") is a domain, not the entity "Light".
     generic_ok = "name" in wanted and "domain" not in wanted
     mentions = [
-        m for m in home.mentions(text)
+        m for m in (home.mentions(text) if mentions is None else mentions)
         if not (
             m.kind == "name" and " ".join(words[m.start : m.end]) in DOMAIN_WORDS
             and (m.score < 100 or not generic_ok)
@@ -346,8 +348,14 @@ def fill_slots(
             if "name" in slots:
                 if home.domain_of(slots["name"]) not in (None, value):
                     continue
-            elif said and said != value:
-                value = said
+            else:
+                # A device kind must be heard ("the lights"); a frame that only assumes one
+                # ("turn on the microwave" -> lights?) is not filled.
+                wanted_parts += 1
+                if not said and not evidence:
+                    continue
+                value = said or value
+                found_parts += 1
         elif slot == "device_class" and not evidence and value.replace("_", " ") not in norm:
             continue
         slots[slot] = value
