@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# This one file imports Piper (GPL-3.0) and is licensed under the GPL with it; the rest of Samantha
+# is Apache-2.0 and only talks to this process over pipes.
 """Piper in its own process: load the voice once, then answer one request per line of stdin.
 
 Run only as ``python -m services.voice.piper_worker --model VOICE.onnx`` (the voice service starts
