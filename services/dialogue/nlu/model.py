@@ -19,7 +19,7 @@ import re
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +43,15 @@ SIMILARITY_CLOSE = 0.6
 SIMILARITY_FAR = 0.3
 TEMPLATE_CONFIDENCE = 1.0
 WILDCARD_TEMPLATE_CONFIDENCE = 0.95
-NEIGHBOURS = 8
-BARE_NAME_FACTOR = 0.5
+NEIGHBOURS = 8  # nearest training sentences whose slot frames are tried
+BARE_NAME_FACTOR = 0.5  # confidence kept when only names were said ("bedroom")
 MAX_PHRASES = 4000
 # Home Assistant intents tried first: the head's top few, if at all plausible.
 GATE_TOP = 4
 GATE_MIN_PROBABILITY = 0.002
-HEAD_FORMAT = 5
-HEADS_KEPT = 3
-WARM_UP_TEXTS = ("turn on the light", "what time is it", "set a timer for five minutes")  # bump when the files in the state dir change meaning
+HEAD_FORMAT = 5  # bump when the files in the state dir change meaning
+HEADS_KEPT = 3  # trained heads kept per state dir (one per recent sentence set)
+WARM_UP_TEXTS = ("turn on the light", "what time is it", "set a timer for five minutes")
 _WORD_RE = re.compile(r"[a-z0-9]", re.IGNORECASE)
 
 # Written here, not taken from any test set: things people say near a speaker that are not
@@ -325,8 +325,8 @@ def _slot_values(result: Any) -> dict[str, Any]:
 
 
 def _slot_lists(sentences: SentenceSet, home: Home) -> dict[str, Any]:
-    lists = home.slot_lists()
-    return lists
+    """The home's {name}/{area}/{floor} lists (HA's own lists come with the templates)."""
+    return home.slot_lists()
 
 
 def _gibberish(count: int, vocab: list[str], seed: int = 5) -> list[str]:

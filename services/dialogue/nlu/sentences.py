@@ -23,7 +23,6 @@ from hassil.expression import (
     ListReference,
     Permutation,
     RuleReference,
-    Sentence,
     Sequence,
     TextChunk,
 )
@@ -402,6 +401,3 @@ def list_phrases(intents: Intents) -> tuple[dict[str, list[tuple[str, Any]]], se
     return phrases, wildcards
 
 
-def parse_template(text: str) -> Sentence:
-    """Parse one template (used to check custom sentences)."""
-    return parse_sentence(text)
