@@ -409,7 +409,10 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
     y = np.array([index[e.intent] for e in examples] + [index[NONE_LABEL]] * len(negatives), dtype=np.int64)
     cache = EmbeddingCache(state_dir / "nlu" / "embeddings.npz", _manifest_sha())
     x = cache.embed(encoder, texts, progress=True)
-    cache.save()
+    try:
+        cache.save()
+    except OSError as err:
+        _LOGGER.warning("Could not keep the sentence embeddings in %s: %s", cache.path, err)
     piece_lists = [encoder.pieces(t) for t in texts]
     # Word pieces of the templates only: gibberish must not teach the head any word.
     seen = sorted({p for pieces in piece_lists[: len(examples)] for p in pieces})
@@ -430,8 +433,11 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
         piece_index=piece_index,
         slot_sources=_slot_sources(examples),
     )
-    _write_heads(heads_dir, fingerprint, head_bytes, heads)
-    _prune_heads(heads_dir.parent)
+    try:
+        _write_heads(heads_dir, fingerprint, head_bytes, heads)
+        _prune_heads(heads_dir.parent)
+    except OSError as err:  # a read-only state dir costs a retrain next start, nothing more
+        _LOGGER.warning("Could not keep the trained heads in %s: %s", heads_dir, err)
     _LOGGER.info("Trained the dialogue model on %d sentences in %.1f s", len(texts), time.perf_counter() - started)
     return heads
 
