@@ -114,6 +114,16 @@ def speech_rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(active)))
 
 
+def trim_silence(samples: np.ndarray, floor_db: float = 40.0) -> np.ndarray:
+    """Speech without the silence synthesizers put before and after it (20 ms frames below floor_db under the peak)."""
+    count = len(samples) // LEVEL_FRAME
+    if count == 0:
+        return samples
+    energies = np.mean(samples[: count * LEVEL_FRAME].astype(np.float64).reshape(count, LEVEL_FRAME) ** 2, axis=1)
+    loud = np.flatnonzero(energies >= energies.max() * 10 ** (-floor_db / 10))
+    return samples[loud[0] * LEVEL_FRAME:(loud[-1] + 1) * LEVEL_FRAME]
+
+
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
 

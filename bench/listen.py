@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._audio_mix import espeak, mix_at_snr, noise, piper  # noqa: E402
+from bench._audio_mix import espeak, mix_at_snr, noise, piper, trim_silence  # noqa: E402
 
 RATE = 16000
 CHUNK = 1280  # what the listener reads per frame
@@ -155,11 +155,12 @@ def rss(pid: int) -> tuple[float, float]:
 
 
 def synthesize(text: str, voice: str) -> np.ndarray:
+    """Speech trimmed of the synthesizer's own leading and trailing silence (so its end is the voice's end)."""
     if voice == "piper":
-        return piper(text)
+        return trim_silence(piper(text))
     if voice.startswith("ko"):
-        return espeak(text, "ko", 150, 50)
-    return espeak(text, voice)
+        return trim_silence(espeak(text, "ko", 150, 50))
+    return trim_silence(espeak(text, voice))
 
 
 def spoken(text: str) -> list[str]:
