@@ -17,7 +17,8 @@ import pytest
 
 from device.audio import volume_gain
 from services.messages import (
-    PlayChime, Say, ServiceError, SetVolume, SpeakingFinished, SpeakingStarted, StopSpeaking, VolumeState,
+    PlayChime, Say, ServiceError, SetVolume, SetWakeSound, SpeakingFinished, SpeakingStarted, StopSpeaking,
+    VolumeState, WakeSoundState,
 )
 from services.voice.player import speech_pieces, split_sentences
 from services.voice.tts import EspeakSynthesizer, read_wav_bytes
@@ -206,6 +207,21 @@ def test_chimes_play_and_wake_done_can_be_turned_off(start_voice, probe):
     audio, rate = voice.audio_since(before)
     assert len(audio) / rate > 1.0 and np.abs(audio).max() > 5000
     assert not any(getattr(m, "id", "") == "chime:wake" for m in probe.history)
+
+
+def test_the_wake_sound_switch_silences_the_wake_chime_and_is_kept(start_voice, probe, tmp_path):
+    voice = start_voice({"engine": "espeak"})
+    assert probe.wait_for(WakeSoundState, 10).enabled is True
+    probe.publish(SetWakeSound(enabled=False))
+    assert probe.wait_for(WakeSoundState, 5).enabled is False
+    probe.publish(PlayChime(name="wake"))
+    probe.publish(PlayChime(name="error"))
+    probe.wait_for(lambda m: isinstance(m, SpeakingFinished) and m.id == "chime:error", 10)
+    assert not any(getattr(m, "id", "") == "chime:wake" for m in probe.history)
+    voice.stop()
+    probe.drain()
+    start_voice({"engine": "espeak"})  # the switch survives a restart
+    assert probe.wait_for(WakeSoundState, 10).enabled is False
 
 
 def test_espeak_speaks_when_the_piper_voice_is_broken(start_voice, probe, tmp_path):

@@ -1,7 +1,8 @@
 """The voice service: Samantha's speaker. It speaks Say texts, plays chimes, keeps the volume.
 
-In: Say, PlayChime, StopSpeaking, SetVolume. Out: SpeakingStarted / SpeakingFinished around every
-text and chime, VolumeState (retained) on connect and on every change.
+In: Say, PlayChime, StopSpeaking, SetVolume, SetWakeSound. Out: SpeakingStarted / SpeakingFinished
+around every text and chime; VolumeState and WakeSoundState (retained) on connect and on every change.
+The volume and the wake-sound switch are kept across restarts in the state folder.
 
 Audio is played on the speaker's own thread (see player.py); the event loop only queues work.
 """
@@ -14,7 +15,9 @@ import logging
 from pathlib import Path
 
 from device.chimes import make_chimes
-from services.messages import Message, PlayChime, Say, SetVolume, StopSpeaking, VolumeState
+from services.messages import (
+    Message, PlayChime, Say, SetVolume, SetWakeSound, StopSpeaking, VolumeState, WakeSoundState,
+)
 from services.service import Service
 
 from .player import SpeechPlayer
@@ -23,7 +26,7 @@ from .tts import Synthesizer
 _LOGGER = logging.getLogger(__name__)
 
 CHIME_RATE = 22050  # Hz: the rate Piper's medium voices and espeak-ng speak at, so no reopening
-OPTIONAL_CHIMES = ("wake", "done")  # [voice] chimes = false silences these; error and timer always play
+OPTIONAL_CHIMES = ("wake", "done")  # the wake-sound switch silences these; error and timer always play
 STATE_FILE = "voice.json"
 
 
@@ -31,11 +34,13 @@ class VoiceService(Service):
     """Speaks, chimes and keeps the volume; one Piper child process, one speaker thread."""
 
     name = "voice"
-    subscriptions = (Say, PlayChime, StopSpeaking, SetVolume)
+    subscriptions = (Say, PlayChime, StopSpeaking, SetVolume, SetWakeSound)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.volume = self._load_volume()
+        kept = self._load_state()
+        self.volume = kept["volume"]
+        self.wake_sound = kept["wake_sound"]
         self.synthesizer = Synthesizer(self.settings.voice)
         self.synthesizer.start()
         self.chimes = make_chimes(CHIME_RATE)
@@ -49,6 +54,7 @@ class VoiceService(Service):
 
     async def connected(self) -> None:
         self.bus.publish(VolumeState(volume=self.volume))
+        self.bus.publish(WakeSoundState(enabled=self.wake_sound))
 
     async def handle(self, message: Message) -> None:
         if isinstance(message, Say):
@@ -56,11 +62,17 @@ class VoiceService(Service):
         elif isinstance(message, StopSpeaking):
             self.player.stop()
         elif isinstance(message, PlayChime):
-            if message.name in OPTIONAL_CHIMES and not self.settings.voice.chimes:
+            if message.name in OPTIONAL_CHIMES and not self.wake_sound:
                 return
             self.player.play(self.chimes[message.name], CHIME_RATE, f"chime:{message.name}")
         elif isinstance(message, SetVolume):
             await self._set_volume(message.volume)
+        elif isinstance(message, SetWakeSound):
+            changed = message.enabled != self.wake_sound
+            self.wake_sound = message.enabled
+            self.bus.publish(WakeSoundState(enabled=self.wake_sound))
+            if changed:
+                await asyncio.to_thread(self._save_state)
 
     async def _set_volume(self, volume: int) -> None:
         if volume == self.volume:
@@ -69,32 +81,35 @@ class VoiceService(Service):
         self.volume = volume
         self.player.volume = volume
         self.bus.publish(VolumeState(volume=volume))
-        await asyncio.to_thread(self._save_volume, volume)
+        await asyncio.to_thread(self._save_state)
 
     @property
     def _state_path(self) -> Path:
         return self.settings.state_dir / STATE_FILE
 
-    def _load_volume(self) -> int:
-        """The last volume set (kept across restarts), else the configured one."""
+    def _load_state(self) -> dict:
+        """The last volume and wake-sound switch set (kept across restarts), else the configured ones."""
+        state = {"volume": self.settings.voice.volume, "wake_sound": self.settings.voice.chimes}
         try:
-            volume = json.loads(self._state_path.read_text())["volume"]
-            if isinstance(volume, int) and 0 <= volume <= 100:
-                return volume
+            kept = json.loads(self._state_path.read_text())
+            if isinstance(kept.get("volume"), int) and 0 <= kept["volume"] <= 100:
+                state["volume"] = kept["volume"]
+            if isinstance(kept.get("wake_sound"), bool):
+                state["wake_sound"] = kept["wake_sound"]
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            _LOGGER.warning("Ignoring %s (%s); volume %d", self._state_path, err, self.settings.voice.volume)
-        return self.settings.voice.volume
+        except (OSError, ValueError, AttributeError) as err:
+            _LOGGER.warning("Ignoring %s (%s); using the settings", self._state_path, err)
+        return state
 
-    def _save_volume(self, volume: int) -> None:
+    def _save_state(self) -> None:
         try:
             self._state_path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self._state_path.with_suffix(".tmp")
-            temporary.write_text(json.dumps({"volume": volume}))
+            temporary.write_text(json.dumps({"volume": self.volume, "wake_sound": self.wake_sound}))
             temporary.replace(self._state_path)
         except OSError as err:
-            _LOGGER.warning("Cannot keep the volume in %s: %s", self._state_path, err)
+            _LOGGER.warning("Cannot keep the volume and wake sound in %s: %s", self._state_path, err)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.player.close)
