@@ -133,6 +133,7 @@ class DialogueService(Service):
         self.store: Store | None = None
         self.machine = DeviceStateMachine(self.bus.publish)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-model")
+        self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-db")
         self._turns = asyncio.Lock()
         self._reply_ids = itertools.count(1)
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -189,6 +190,7 @@ class DialogueService(Service):
 
     async def stop(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._db_executor.shutdown(wait=True)
         if self.store is not None:
             self.store.close()
 
@@ -335,6 +337,7 @@ class DialogueService(Service):
                 assert self.conversation is not None
                 self.bus.publish(Say(text=self.conversation.say("error")))
             finally:
+                await self._commit()
                 self.machine.thinking = False
                 self.machine.update()
                 self._listen_for_stop()
@@ -356,7 +359,9 @@ class DialogueService(Service):
             return
         turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up)
-        reply = await self.conversation.respond(turn)
+        assert self.store is not None
+        with self.store.deferred():
+            reply = await self.conversation.respond(turn)
         _LOGGER.info("%r -> %s %s -> %r", message.text, understanding.intent, understanding.slots, reply.text)
         reply_id = f"reply-{next(self._reply_ids)}"
         if reply.text:
@@ -370,3 +375,8 @@ class DialogueService(Service):
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
             self._flush_handle = loop.call_later(AFTER_SPEAKING_TIMEOUT_S, self._flush_after_speaking)
+
+    async def _commit(self) -> None:
+        """Make the turn's changes durable, off the event loop (the reply is already on its way)."""
+        assert self.store is not None
+        await asyncio.get_running_loop().run_in_executor(self._db_executor, self.store.commit)

@@ -1,8 +1,10 @@
 """What the dialogue service keeps across restarts and power cuts: timers, alarms, memory and a few
 settings, in one SQLite database (WAL, synchronous=FULL) under the state folder.
 
-Every change is committed before the reply is spoken, so a kill -9 right after "your timer is set"
-loses nothing. Timers keep absolute deadlines (epoch seconds), so time spent down still counts.
+Changes are durable (fsync) once committed. Outside a turn every write commits at once; during a
+turn the service collects the turn's writes in one transaction (``deferred()``) and commits it on
+a worker thread while the reply goes out, so the fsync is not on the reply's path, and the next
+turn waits for it. Timers keep absolute deadlines (epoch seconds), so time spent down still counts.
 
 >>> store = Store(Path(":memory:"))
 >>> store.set_value("user_name", "Theo")
@@ -12,12 +14,15 @@ loses nothing. Timers keep absolute deadlines (epoch seconds), so time spent dow
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -113,7 +118,11 @@ class Store:
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        # One connection, used by the event loop and (for COMMIT only) by a worker thread, under a lock.
+        self._db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+        self._lock = threading.RLock()
+        self._defer = False
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed timer survives a power cut, not only a crash; writes are tiny.
@@ -126,66 +135,96 @@ class Store:
         return cls(state_dir / DB_FILE)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self.commit()
+            self._db.close()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Collect the writes made inside into one transaction, committed later by commit()."""
+        self._defer = True
+        try:
+            yield
+        finally:
+            self._defer = False
+
+    def commit(self) -> None:
+        """Make the collected writes durable (may run on a worker thread)."""
+        with self._lock:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+
+    def _write(self, sql: str, parameters: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            cursor = self._db.execute(sql, parameters)
+            if not self._defer:
+                self._db.execute("COMMIT")
+            return cursor
+
+    def _read(self, sql: str, parameters: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
 
     # --- timers ---------------------------------------------------------------------------------
 
     def timers(self) -> list[TimerRow]:
-        rows = self._db.execute("SELECT * FROM timers ORDER BY created").fetchall()
+        rows = self._read("SELECT * FROM timers ORDER BY created")
         return [TimerRow(**dict(row)) for row in rows]
 
     def save_timer(self, timer: TimerRow) -> None:
-        self._db.execute(
+        self._write(
             "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?, ?)",
             (timer.id, timer.name, timer.duration_s, timer.deadline, timer.remaining_s,
              timer.ringing_since, timer.created),
         )
 
     def delete_timer(self, timer_id: str) -> None:
-        self._db.execute("DELETE FROM timers WHERE id = ?", (timer_id,))
+        self._write("DELETE FROM timers WHERE id = ?", (timer_id,))
 
     # --- alarms ---------------------------------------------------------------------------------
 
     def alarms(self) -> list[AlarmRow]:
-        rows = self._db.execute("SELECT * FROM alarms ORDER BY next_at").fetchall()
+        rows = self._read("SELECT * FROM alarms ORDER BY next_at")
         return [AlarmRow(**dict(row)) for row in rows]
 
     def save_alarm(self, alarm: AlarmRow) -> None:
-        self._db.execute(
+        self._write(
             "INSERT OR REPLACE INTO alarms VALUES (?, ?, ?, ?, ?, ?, ?)",
             (alarm.id, alarm.hour, alarm.minute, alarm.recurrence, alarm.next_at,
              alarm.ringing_since, alarm.created),
         )
 
     def delete_alarm(self, alarm_id: str) -> None:
-        self._db.execute("DELETE FROM alarms WHERE id = ?", (alarm_id,))
+        self._write("DELETE FROM alarms WHERE id = ?", (alarm_id,))
 
     # --- memory ---------------------------------------------------------------------------------
 
     def facts(self) -> list[FactRow]:
-        rows = self._db.execute("SELECT * FROM memory ORDER BY id").fetchall()
+        rows = self._read("SELECT * FROM memory ORDER BY id")
         return [FactRow(**dict(row)) for row in rows]
 
     def add_fact(self, subject: str, fact: str) -> int:
-        cursor = self._db.execute(
+        cursor = self._write(
             "INSERT INTO memory (subject, fact, created) VALUES (?, ?, ?)", (subject, fact, time.time())
         )
         return int(cursor.lastrowid or 0)
 
     def delete_fact(self, fact_id: int) -> None:
-        self._db.execute("DELETE FROM memory WHERE id = ?", (fact_id,))
+        self._write("DELETE FROM memory WHERE id = ?", (fact_id,))
 
     def delete_all_facts(self) -> int:
-        return self._db.execute("DELETE FROM memory").rowcount
+        return self._write("DELETE FROM memory").rowcount
 
     # --- small settings -------------------------------------------------------------------------
 
     def value(self, key: str, default: str | None = None) -> str | None:
-        row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return row["value"] if row else default
+        rows = self._read("SELECT value FROM kv WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else default
 
     def set_value(self, key: str, value: str | None) -> None:
         if value is None:
-            self._db.execute("DELETE FROM kv WHERE key = ?", (key,))
+            self._write("DELETE FROM kv WHERE key = ?", (key,))
         else:
-            self._db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))
+            self._write("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))

@@ -1,0 +1,128 @@
+"""Benchmark the dialogue service: transcript on the bus -> reply (Say) on the bus, without TTS.
+
+    .venv/bin/python bench/dialogue.py [--rounds 10]
+
+Starts a private Mosquitto broker and the real dialogue service (`python -m services.dialogue`,
+its model from a cached state folder), publishes TranscriptReady for a mix of requests to every
+on-device skill (timers, alarms, memory, time, volume, small talk, not understood), and times each
+until its Say arrives. Prints median and p95, the service's RSS, and its idle CPU. The requests
+are written here, not taken from any test set. Home commands are left out: their reply waits for
+the hub by design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+
+from services.broker import PrivateBroker  # noqa: E402
+from services.messages import DeviceState, Say, TranscriptReady, parse  # noqa: E402
+
+TARGET_MEDIAN_MS = 20.0
+IDLE_CPU_S = 10.0
+REQUESTS = [
+    "what time is it", "what's the date", "set a timer for five minutes", "how long is left on the timer",
+    "add two minutes to the timer", "pause the timer", "resume the timer", "cancel the timer",
+    "set a pasta timer for nine minutes", "cancel all timers", "set a timer", "three minutes",
+    "cancel that", "remember that Amy's birthday is May 3rd", "when is Amy's birthday",
+    "my name is Theo", "what's my name", "set an alarm for 7 am", "what alarms do I have",
+    "cancel my alarm", "set an alarm for February 30th", "never mind", "set a timer for minus five minutes",
+    "volume 40", "louder", "quieter", "hello", "thanks", "how are you", "what can you do", "say that again",
+    "the purple elephant sings opera", "forget Amy's birthday",
+]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10, help="times through the request list")
+    parser.add_argument("--tcp", action="store_true", help="the service on the broker's TCP port, not its socket")
+    args = parser.parse_args()
+
+    from tests.test_dialogue_support import prepare_state_dir, write_toml
+
+    with tempfile.TemporaryDirectory(prefix="samantha-bench-dialogue-") as tmp, PrivateBroker() as broker:
+        folder = Path(tmp)
+        state = prepare_state_dir(folder / "state")
+        config = write_toml(folder / "config.toml", {
+            "general": {"state_dir": str(state), "log_level": "warning"},
+            "dialogue": {"sentences_dir": str(folder / "none")},
+        })
+        # The service reaches the bus over its unix socket, as under `samantha run` and systemd.
+        # (Over TCP, two messages published back to back cost ~40 ms: Nagle's algorithm against
+        # the broker's delayed ACK; see the report for the bus.)
+        bus = {"host": "127.0.0.1", "port": broker.port, "socket": str(broker.socket_path)}
+        if args.tcp:
+            bus.pop("socket")
+        env = {**os.environ, "SAMANTHA_CONFIG": str(config), "SAMANTHA_OVERRIDES": json.dumps({"bus": bus})}
+        replies: "queue.Queue[tuple[float, object]]" = queue.Queue()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-dialogue")
+        client.on_message = lambda c, u, m: replies.put((time.perf_counter(), parse(m.topic, m.payload)))
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        client.subscribe([(Say.TOPIC, 0), (DeviceState.TOPIC, 0)])
+        started = time.perf_counter()
+        service = subprocess.Popen([sys.executable, "-m", "services.dialogue"], env=env)
+        try:
+            while True:  # the retained state comes when the service is connected
+                _, message = replies.get(timeout=600)
+                if isinstance(message, DeviceState):
+                    break
+            print(f"dialogue service up in {time.perf_counter() - started:.1f} s (model cached)")
+            latencies: list[float] = []
+            for round_ in range(args.rounds + 1):
+                for text in REQUESTS:
+                    while not replies.empty():
+                        replies.get_nowait()
+                    sent = time.perf_counter()
+                    client.publish(TranscriptReady.TOPIC, TranscriptReady(text=text).to_json()).wait_for_publish()
+                    while True:
+                        at, message = replies.get(timeout=30)
+                        if isinstance(message, Say):
+                            break
+                    if round_:  # the first round warms up (first hassil matches, first queries)
+                        latencies.append((at - sent) * 1000)
+            latencies.sort()
+            median = statistics.median(latencies)
+            p95 = latencies[int(0.95 * (len(latencies) - 1))]
+            print(f"transcript -> reply on the bus ({'tcp' if args.tcp else 'unix socket'}): {len(latencies)} requests, median {median:.1f} ms, "
+                  f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms (target median <= {TARGET_MEDIAN_MS:.0f} ms)")
+            print(f"dialogue service RSS: {rss_mb(service.pid):.0f} MB")
+            before = cpu_s(service.pid)
+            time.sleep(IDLE_CPU_S)
+            idle = (cpu_s(service.pid) - before) / IDLE_CPU_S * 100
+            print(f"dialogue service idle CPU: {idle:.2f} % of one core (over {IDLE_CPU_S:.0f} s)")
+        finally:
+            client.loop_stop()
+            client.disconnect()
+            service.terminate()
+            service.wait(10)
+    return 0 if median <= TARGET_MEDIAN_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
