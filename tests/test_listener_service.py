@@ -233,10 +233,12 @@ def test_vosk_streams_partials_and_keeps_to_the_grammar_korean(broker, probe, tm
     # No English Vosk model can be installed here: the Korean one proves the Vosk path.
     listener = ListenerProcess(
         broker, tmp_path, {"input": "stdin"},
-        listener={"stt": "vosk", "vosk_model": str(korean_model())},
-        vocabulary=KOREAN_PHRASES, stdin=True)
+        listener={"stt": "vosk", "vosk_model": str(korean_model())}, stdin=True)
     listeners.append(listener)
     wait_ready(probe, timeout=90)
+    # The dialogue service writes its phrases while the listener runs; the listener takes them in.
+    (listener.state_dir / "vocabulary.txt").write_text("\n".join(KOREAN_PHRASES) + "\n", encoding="utf-8")
+    time.sleep(3.0)
 
     probe.publish(ListenNow(source="button"))
     probe.wait_for(ListeningStarted, 10)

@@ -52,6 +52,7 @@ _LOGGER = logging.getLogger(__name__)
 # after this long anyway.
 SPEAKING_MAX_S = 120.0
 FRAME_QUEUE_MAX = 250  # 20 s of audio; if the loop falls this far behind, old frames are dropped
+VOCABULARY_CHECK_S = 2.0  # how often the vocabulary file's modification time is looked at
 LISTEN_REASONS = {"speech_end", "no_speech", "max_length", "cancelled", "muted"}
 
 
@@ -161,12 +162,21 @@ class ListenerService(Service):
             retry_s=self.settings.listener.mic_retry_s,
         )
         self._reader.start()
+        self.spawn(self._watch_vocabulary())
         while True:
             frame = await self._frames.get()
             if self.muted:
                 continue  # captured before the mute took effect: not processed either
             for event in self.pipeline.process(frame):
                 self._publish(event)
+
+    async def _watch_vocabulary(self) -> None:
+        """Take in a new vocabulary from the dialogue service within VOCABULARY_CHECK_S of it being written."""
+        while True:
+            await asyncio.sleep(VOCABULARY_CHECK_S)
+            if self.vocabulary.refresh():
+                # Off the loop: Whisper's prompt is chosen from thousands of phrases.
+                await asyncio.to_thread(self.stt.set_phrases, self.vocabulary.phrases)
 
     def _frame_from_thread(self, frame: np.ndarray) -> None:
         if self.muted:
@@ -188,8 +198,6 @@ class ListenerService(Service):
             _LOGGER.info("Wake word %s (score %.2f)", event.wake_word, event.score)
             self.bus.publish(WakeDetected(wake_word=event.wake_word, score=round(event.score, 3), at=time.time()))
         elif isinstance(event, ListeningBegan):
-            if self.vocabulary.refresh():
-                self.stt.set_phrases(self.vocabulary.phrases)
             self.bus.publish(ListeningStarted(source=event.source))
         elif isinstance(event, ListeningStopped):
             reason = event.reason if event.reason in LISTEN_REASONS else "speech_end"
@@ -276,7 +284,7 @@ class ListenerService(Service):
 
     async def reload(self) -> None:
         self.vocabulary.refresh(force=True)
-        self.stt.set_phrases(self.vocabulary.phrases)
+        await asyncio.to_thread(self.stt.set_phrases, self.vocabulary.phrases)
 
     async def stop(self) -> None:
         if self._reader is not None:

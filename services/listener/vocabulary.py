@@ -3,8 +3,8 @@
 Contract with the dialogue service: it writes ``<state_dir>/vocabulary.txt``, UTF-8, one phrase per
 line (the sentences its model is trained on, slot values filled in), replacing the file atomically
 (write a temporary file, then rename) whenever its model changes. Blank lines and lines starting
-with ``#`` are ignored. The listener re-reads the file when its modification time changes (checked at
-the start of each request) and on SIGHUP. A missing file means no vocabulary: free recognition.
+with ``#`` are ignored. The listener re-reads the file when its modification time changes (checked
+every two seconds) and on SIGHUP. A missing file means no vocabulary: free recognition.
 
 The phrases become Vosk's grammar (recognition limited to them) and Whisper's initial prompt (a bias
 towards their words).
