@@ -486,9 +486,9 @@ class Conversation:
                 parsed = parse_number(words, index)
                 if parsed is not None and words[index] not in ("a", "an"):
                     number = parsed[0]
-                    if re.search(r"\bminus\b|\bnegative\b", turn.text, re.I):
-                        number = -number
                     break
+        if number is not None and re.search(r"\bminus\b|\bnegative\b|(^|\s)-\d", turn.text, re.I):
+            number = -abs(number)  # the recogniser's number may have lost its sign
         if number is None:
             return asking(self.say("ask_volume"), "volume", self._volume_answer)
         if not 0 <= number <= 100:
