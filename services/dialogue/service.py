@@ -179,9 +179,9 @@ class DialogueService(Service):
         """SIGHUP: retrain from changed custom sentences and swap the model in, no restart."""
         if self.model is None:
             return
-        loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._executor, self.model.reload, self._custom_dir(), None)
+            # Its own thread: the current model keeps answering while the new one trains.
+            await asyncio.to_thread(self.model.reload, self._custom_dir(), None)
         except SentenceError as err:
             self.report_error(f"custom sentences not loaded, the previous ones stay: {err}")
             return
