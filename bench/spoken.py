@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -140,7 +141,7 @@ class TranscriptCache:
     """What each chain heard in each clip, in SQLite under the bench cache."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path)
+        self._db = sqlite3.connect(path, timeout=120)  # another run may be writing
         self._db.execute("CREATE TABLE IF NOT EXISTS heard (chain TEXT, clip TEXT, result TEXT, "
                          "PRIMARY KEY (chain, clip))")
 
@@ -243,6 +244,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     """Outcomes per chain per item."""
     from hassil import recognize_best
 
+    from services.dialogue.nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
     from services.spoken import PhoneticVocabulary, normalize_transcript
 
     slot_lists = home.slot_lists()
@@ -254,7 +256,11 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         ours, base = heard[item]
         result = model.understand(ours["text"], context)
         outcomes["samantha"].append(judge(result.intent, result.slots, intent, expected))
-        result = model.understand(normalize_transcript(ours["text"], vocabulary), context)
+        text = normalize_transcript(ours["text"], vocabulary)
+        result = model.understand(text, context)
+        if result.confidence < WILDCARD_TEMPLATE_CONFIDENCE and vocabulary.unknown_words(text):
+            # Not a template match, and words the device does not know: ask, do not act.
+            result = dataclasses.replace(result, intent=None, slots={})
         outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,
                                  best_slot_name="name") if base["text"] else None
@@ -290,6 +296,64 @@ def report(items: list[Item], outcomes: dict, voices: list[str], conditions: lis
     return lines
 
 
+def _words(text: str) -> list[str]:
+    from services.spoken import normalize_transcript
+
+    return normalize_transcript(text).split()
+
+
+def error_source(said: str, heard: str, names: set[str]) -> str:
+    """Where a failure comes from: understanding (heard right) or which kind of recognition error."""
+    import difflib
+
+    from services.spoken.normalize import _TENS, _UNITS
+
+    said_words, heard_words = _words(said), _words(heard)
+    if not heard_words:
+        return "recognition: nothing heard"
+    if said_words == heard_words:
+        return "understanding (heard right)"
+    changed: list[str] = []
+    missed: list[str] = []  # words said but not heard as said
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=said_words, b=heard_words).get_opcodes():
+        if tag != "equal":
+            changed += said_words[i1:i2] + heard_words[j1:j2]
+            missed += said_words[i1:i2]
+    if any(w[0].isdigit() or w in _UNITS or w in _TENS for w in changed):
+        return "recognition: numbers"
+    in_names = [w for w in missed if w in names]
+    if missed and len(in_names) == len(missed):
+        return "recognition: names only (entity/area/floor)"
+    if in_names:
+        return "recognition: names and command words"
+    return "recognition: command words only"
+
+
+def error_sources(items, cases, heard, outcomes, home, chain: str = "samantha", examples: int = 3) -> list[str]:
+    """Failures of a chain counted by source, with a few examples of each."""
+    names = {w for name in home_names(home) for w in _words(name)} - {"the", "my", "a", "of", "and"}
+    counts: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    shown: dict[str, list[str]] = collections.defaultdict(list)
+    failures = 0
+    for item, outcome in zip(items, outcomes[chain]):
+        if outcome.right:
+            continue
+        failures += 1
+        said = cases[item.case][0]
+        text = heard[item][0 if chain != "baseline" else 1]["text"]
+        source = error_source(said, text, names)
+        counts[source][0] += 1
+        counts[source][1] += outcome.wrong_action
+        if len(shown[source]) < examples:
+            shown[source].append(f"      said {said!r} heard {text!r} -> {outcome.intent} {outcome.slots}"
+                                 f"{'  [WRONG ACTION]' if outcome.wrong_action else ''}")
+    lines = [f"where the {failures} failures of [{chain}] come from (failures / of them wrong actions):"]
+    for source, (count, wrong) in sorted(counts.items(), key=lambda kv: -kv[1][0]):
+        lines.append(f"  {source:42s} {count:5d} / {wrong:5d}")
+        lines += shown[source]
+    return lines
+
+
 def error_examples(items, cases, heard, outcomes, limit: int) -> list[str]:
     """Failing clips of our chain, with what was heard and understood."""
     lines = []
@@ -320,8 +384,8 @@ def main(argv: list[str] | None = None) -> int:
                              "full: every sentence x voice x condition")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="hearing processes")
     parser.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N failing clips")
-    parser.add_argument("--listener-key", help="score the listener transcripts cached under this key "
-                        "(printed by every run) instead of the current listener code's")
+    parser.add_argument("--listener-key", help="score only the clips whose transcripts are cached under this "
+                        "key (printed by every run; the listener code may have changed since): nothing is heard")
     parser.add_argument("--errors-file", type=Path, help="write every clip's outcome as JSON lines here")
     args = parser.parse_args(argv)
 
@@ -360,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
         heard[item] = [ours, base]
         if ours is None or base is None:
             jobs.append((item.clip, ours is None, base is None))
+    planned = len(items)
+    if args.listener_key:
+        # Transcripts of older listener code cannot be made any more: score what was heard then.
+        items = [item for item in items if None not in heard[item]]
+        jobs = []
     by_clip = collections.defaultdict(list)
     for item in items:
         by_clip[item.clip].append(item)
@@ -402,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     ours_ms = [heard[i][0]["total_ms"] for i in items]
     base_ms = [heard[i][1]["total_ms"] for i in items]
     print(f"Spoken accuracy: Home Assistant intent tests (en), {len(indices)} of {len(cases)} sentences, "
-          f"{len(items)} clips")
+          f"{len(items)} clips" + (f" (of {planned} planned: the ones heard under {ours_key})"
+                                   if len(items) < planned else ""))
     print(f"design: {args.design} — " + (
         "every sentence x every voice x every condition" if args.design == "full" else
         "every sentence in every condition; the voice rotates so each sentence is spoken by each voice once "
@@ -418,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"hearing: {len(jobs)} clips transcribed now ({len(items) - len(jobs)} from cache) in {hear_s / 60:.1f} min "
           f"with {workers} worker(s); scoring {score_s:.0f} s; model load {model_load_s:.1f} s")
     print("samantha = listener pipeline (Silero VAD + Whisper tiny.en, vocabulary prompt) + dialogue model; "
-          "samantha+spoken = same + services.spoken.normalize_transcript; "
+          "samantha+spoken = same + services.spoken.normalize_transcript and, for guesses "
+          "(no template matched), asking instead of acting when the transcript has words the device does not know; "
           "baseline = plain Whisper tiny.en + hassil exact templates")
     for line in report(items, outcomes, voices, conditions):
         print(line)
@@ -442,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
               f"this process (dialogue model + hassil) {_rss_mb():.0f} MB")
     else:
         print(f"max RSS: this process (dialogue model + hassil) {_rss_mb():.0f} MB (all transcripts from cache)")
+    print()
+    for line in error_sources(items, cases, heard, outcomes, home):
+        print(line)
     if args.show_errors:
         print()
         for line in error_examples(items, cases, heard, outcomes, args.show_errors):

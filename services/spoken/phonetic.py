@@ -149,6 +149,14 @@ class PhoneticVocabulary:
                 best, best_score = candidate, score
         return (best, best_score) if best_score >= self.min_score else (None, best_score)
 
+    def unknown_words(self, text: str) -> list[str]:
+        """The words of ``text`` the device has never seen in its phrases or names (numbers are known).
+
+        A transcript full of them was most likely mis-heard; a guess made from it should be asked
+        about ("Did you mean ...?") rather than acted on.
+        """
+        return [w for w in _WORD_RE.findall(text.casefold()) if w.isalpha() and w not in self.words]
+
     def correct_words(self, words: list[str]) -> list[str]:
         """Words the vocabulary lacks, replaced by a known word they sound almost exactly like.
 
