@@ -652,6 +652,21 @@ def test_remember_and_recall(talk_in, remember, ask, expected):
     talk_in(scenario)
 
 
+@pytest.mark.parametrize("tell,ask,expected", [
+    ("I like my coffee black", "how do I like my coffee", "you like your coffee black"),
+    ("my favourite colour is blue", "what is my favourite colour", "your favourite colour is blue"),
+    ("I'm allergic to peanuts", "what am I allergic to", "peanuts"),
+])
+def test_things_people_tell_about_themselves_are_kept(talk_in, tell, ask, expected):
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say(tell)
+        assert has(reply, re.escape(expected.split()[-1])), reply
+        assert len(talk.store.facts()) == 1
+        assert has(await talk.say(ask), re.escape(expected))
+
+    talk_in(scenario)
+
+
 @pytest.mark.parametrize("ask", [
     "when is Amy's birthday", "what do you know about Amy's birthday", "do you remember Amy's birthday",
 ])

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..messages import HomeCommandResult, Message, SetMute, SetVolume, StopSpeaking
 from .alarms import ALARM_INTENTS, Alarms
@@ -71,9 +72,15 @@ _FALLBACK_INTENTS = (
                 r"(a|an|another|the|my)?\s*alarm\b", re.I), "SamanthaSetAlarm"),
     (re.compile(r"^(please\s+)?remember\s+(something|this|that)\s*$", re.I), "SamanthaRemember"),
     (re.compile(r"^(please\s+)?forget\s+(about\s+)?(?!it\b|that\b|this\b)\w+", re.I), "SamanthaForget"),
+    # Things people tell about themselves are worth keeping; the reply says what was kept.
+    (re.compile(r"^(i (really |do |don't |do not )?(like|love|prefer|hate|dislike|take|drink)|i'?m allergic to|"
+                r"i am allergic to)\b", re.I), "SamanthaRemember"),
+    (re.compile(r"^my (?!name\b)[\w' ]{2,40}? (is|are) \w+", re.I), "SamanthaRemember"),
+    (re.compile(r"^((how|what) do i (like|take|prefer|drink)|what am i allergic to)\b", re.I), "SamanthaRecall"),
 )
 # A verb that says what to do: "and turn on the bedroom too" is its own request.
 _HOME_VERB_RE = re.compile(r"\b(turn|switch|open|close|shut|lock|unlock|set|dim|brighten|start|stop)\b", re.I)
+_REMEMBER_WORDS_RE = re.compile(r"^(please\s+)?remember\b", re.I)
 _YES_WORDS = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "absolutely", "definitely",
               "please", "do", "go"}
 _NO_WORDS = {"no", "nope", "nah", "don't", "dont", "not", "cancel", "stop"}
@@ -106,7 +113,7 @@ class Conversation:
         self.store = store
         self.publish = publish
         self.clock = clock
-        self.tz = ZoneInfo(settings.timezone) if settings.timezone else dt.datetime.now().astimezone().tzinfo
+        self.tz = ZoneInfo(settings.timezone) if settings.timezone else local_zone()
         self.responses = Responses(seed=seed)
         self.ringer = Ringer(publish, settings.ring_interval_s, settings.ring_max_s, self._ring_stopped,
                              clock=clock)
@@ -226,6 +233,10 @@ class Conversation:
             _LOGGER.info("%r: taking %s over the model's %s (%.2f)", turn.text, fallback, turn.intent,
                          turn.confidence)
             turn.intent, turn.slots = fallback, {}
+            if fallback == "SamanthaRemember" and not _REMEMBER_WORDS_RE.match(turn.text):
+                turn.slots = {"fact": turn.text}
+            elif fallback == "SamanthaRecall":
+                turn.slots = {"query": turn.text}
         if turn.intent is None:
             return Reply(self.say("not_understood"))
         return await self.dispatch(turn)
@@ -633,6 +644,18 @@ class Conversation:
         if not forgotten:
             return Reply(self.say("forget_unknown", query=perspective(query.strip().rstrip("?"))))
         return Reply(self.say("forgot", fact="; ".join(f.fact for f in forgotten)))
+
+
+def local_zone() -> dt.tzinfo:
+    """The system's time zone with its daylight-saving rules (a fixed offset only as a last resort)."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if name:
+            return ZoneInfo(name)
+        with open("/etc/localtime", "rb") as handle:
+            return ZoneInfo.from_file(handle, key="localtime")
+    except (OSError, ValueError, ZoneInfoNotFoundError):
+        return dt.datetime.now().astimezone().tzinfo or dt.timezone.utc
 
 
 def _yes_or_no(turn: Turn) -> bool | None:
