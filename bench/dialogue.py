@@ -57,6 +57,36 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def memory_matchers() -> None:
+    """Question -> remembered fact: the fuzzy matcher in use beside the sentence encoder."""
+    import numpy as np
+
+    from services.dialogue.memory import Memory, perspective
+    from services.dialogue.nlu.encoder import ENCODER_DIR, SentenceEncoder
+    from services.dialogue.store import Store
+    from tests.test_conversation import MEMORY_FACTS, MEMORY_QUESTIONS
+
+    memory = Memory(Store(Path(":memory:")))
+    ids = [memory.remember(fact)[0].id for fact in MEMORY_FACTS]
+    timings, right = [], 0
+    for question, expected in MEMORY_QUESTIONS:
+        started = time.perf_counter()
+        found = memory.recall(question)
+        timings.append((time.perf_counter() - started) * 1000)
+        right += (found[0].fact.id if found else None) == (ids[expected] if expected is not None else None)
+    print(f"memory, fuzzy matcher (in use): {right}/{len(MEMORY_QUESTIONS)} right, "
+          f"median {statistics.median(timings):.2f} ms for {len(MEMORY_FACTS)} facts")
+    encoder = SentenceEncoder(ENCODER_DIR)
+    facts = np.stack([encoder.encode_one(perspective(f)) for f in MEMORY_FACTS])
+    for threshold in (0.4, 0.5):
+        right = 0
+        for question, expected in MEMORY_QUESTIONS:
+            scores = facts @ encoder.encode_one(perspective(question))
+            best = int(np.argmax(scores))
+            right += (best if scores[best] >= threshold else None) == expected
+        print(f"memory, sentence encoder (cosine >= {threshold}): {right}/{len(MEMORY_QUESTIONS)} right")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10, help="times through the request list")
@@ -121,6 +151,7 @@ def main() -> int:
             client.disconnect()
             service.terminate()
             service.wait(10)
+    memory_matchers()
     return 0 if median <= TARGET_MEDIAN_MS else 1
 
 
