@@ -197,9 +197,11 @@ def test_timers_and_memories_survive_a_kill_of_the_dialogue_service(device):
     probe = samantha.probe
     wait_until_quiet(probe)
     start = len(probe.history)
-    microphone.speak(speech(folder, "remember that Amy's birthday is May 3rd", wake=True))
-    reply = after(probe, start, lambda m: isinstance(m, Say), REPLY_S)
-    assert "May 3rd" in reply.text or "3rd" in reply.text or "remember" in reply.text.lower(), reply
+    # Told as a transcript: Whisper tiny.en sometimes hears "May 3rd" as "mather"; this test is
+    # about the dialogue service surviving a kill, the question below is asked by voice.
+    probe.publish(TranscriptReady(text="remember that Amy's birthday is May 3rd"))
+    reply = after(probe, start, lambda m: isinstance(m, Say), 30)
+    assert "May 3rd" in reply.text, reply
     start = len(probe.history)
     probe.publish(TranscriptReady(text="set a pasta timer for twelve seconds"))
     after(probe, start, lambda m: isinstance(m, TimerEvent) and m.event == "started", 30)
