@@ -66,6 +66,12 @@ class Bus:
         assert self._loop is not None, "the bus is not running"
         self._loop.call_soon_threadsafe(self.publish, message)
 
+    async def flush(self, timeout: float) -> None:
+        """Wait until everything published has been sent, or timeout seconds (the bus may be away)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._outgoing and self.connected.is_set() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+
     async def run(
         self,
         on_message: Callable[[Message], Awaitable[None]],

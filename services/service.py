@@ -35,6 +35,7 @@ _LOGGER = logging.getLogger(__name__)
 
 EXIT_BAD_CONFIG = 2
 WATCHDOG_FALLBACK_S = 10.0
+FLUSH_ON_STOP_S = 0.3  # within systemd's and the supervisor's stop time
 
 
 class Service:
@@ -119,7 +120,17 @@ async def serve(service_cls: type[Service], settings: Settings) -> None:
     service = service_cls(settings, bus)
     loop.add_signal_handler(signal.SIGHUP, lambda: service.spawn(service.reload()))
     notifier = sdnotify.SystemdNotifier()
-    await service.start()
+    stopper = asyncio.create_task(stop.wait())
+    starting = asyncio.create_task(service.start())
+    await asyncio.wait([starting, stopper], return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        # Start-up work running on threads (training the dialogue model) cannot be interrupted,
+        # and nothing has been done yet that needs saving: leave at once, as systemd expects.
+        _LOGGER.info("%s stopped while starting", service_cls.name)
+        notifier.notify("STOPPING=1")
+        logging.shutdown()
+        os._exit(0)
+    starting.result()  # a failed start ends the service here, with its error
 
     async def on_connect() -> None:
         await service.connected()
@@ -128,23 +139,27 @@ async def serve(service_cls: type[Service], settings: Settings) -> None:
         asyncio.create_task(bus.run(service.handle, on_connect), name="bus"),
         asyncio.create_task(service.run(), name="run"),
     ]
-    await bus.connected.wait() if not stop.is_set() else None
+    connecting = asyncio.create_task(bus.connected.wait())
+    await asyncio.wait([connecting, stopper], return_when=asyncio.FIRST_COMPLETED)
+    connecting.cancel()
     notifier.notify("READY=1")
     notifier.notify(f"STATUS={service_cls.name} ready")
     _LOGGER.info("%s ready", service_cls.name)
     critical.append(asyncio.create_task(_watchdog(notifier), name="watchdog"))
-    stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*critical, stopper], return_when=asyncio.FIRST_COMPLETED)
     notifier.notify("STOPPING=1")
     for task in done:
         if task is not stopper and not task.cancelled() and task.exception():
             _LOGGER.error("%s: %s stopped: %r", service_cls.name, task.get_name(), task.exception(),
                           exc_info=task.exception())
-    for task in [*critical, stopper, *service._tasks]:
+    bus_task, *others = critical
+    for task in [*others, stopper, *service._tasks]:
         task.cancel()
-    await asyncio.gather(*critical, stopper, *service._tasks, return_exceptions=True)
+    await asyncio.gather(*others, stopper, *service._tasks, return_exceptions=True)
     await service.stop()
-    # Give queued state (e.g. "speaking finished") no further chance: the bus is gone with us.
+    await bus.flush(FLUSH_ON_STOP_S)  # the last events (e.g. "speaking finished") still go out
+    bus_task.cancel()
+    await asyncio.gather(bus_task, return_exceptions=True)
     failed = [t for t in done if t is not stopper and not t.cancelled() and t.exception()]
     if failed:
         raise SystemExit(1)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
+import tempfile
 import threading
 import time
 from typing import Callable
@@ -13,6 +15,10 @@ import pytest
 
 from services.broker import PrivateBroker
 from services.messages import BadMessage, Message, parse
+
+# The dialogue model trains once for the whole suite (and its service processes), not once per
+# test's state folder: its heads and embeddings are keyed by the sentences they were trained on.
+os.environ.setdefault("SAMANTHA_NLU_CACHE", os.path.join(tempfile.gettempdir(), "samantha-test-nlu-cache"))
 
 
 class BusProbe:

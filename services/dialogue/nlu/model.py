@@ -51,6 +51,7 @@ GATE_TOP = 4
 GATE_MIN_PROBABILITY = 0.002
 HEAD_FORMAT = 5  # bump when the files in the state dir change meaning
 HEADS_KEPT = 3  # trained heads kept per state dir (one per recent sentence set)
+NLU_CACHE_ENV = "SAMANTHA_NLU_CACHE"
 WARM_UP_TEXTS = ("turn on the light", "what time is it", "set a timer for five minutes")
 _WORD_RE = re.compile(r"[a-z0-9]", re.IGNORECASE)
 
@@ -389,9 +390,17 @@ def _build_engine(
     )
 
 
+def nlu_dir(state_dir: Path) -> Path:
+    """Where trained heads and sentence embeddings are kept: the state folder, or a folder shared
+    by many state folders ($SAMANTHA_NLU_CACHE; the test suite trains once for all its tests).
+    Everything in it is keyed by the sentences' fingerprint, so sharing it is safe."""
+    shared = os.environ.get(NLU_CACHE_ENV)
+    return Path(shared) if shared else state_dir / "nlu"
+
+
 def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: SentenceSet) -> _Heads:
     fingerprint = f"{HEAD_FORMAT}-{sentences.fingerprint()}"
-    heads_dir = state_dir / "nlu" / "heads" / fingerprint
+    heads_dir = nlu_dir(state_dir) / "heads" / fingerprint
     meta_path = heads_dir / "heads.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -407,7 +416,7 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
     labels = sorted({e.intent for e in examples}) + [NONE_LABEL]
     index = {name: i for i, name in enumerate(labels)}
     y = np.array([index[e.intent] for e in examples] + [index[NONE_LABEL]] * len(negatives), dtype=np.int64)
-    cache = EmbeddingCache(state_dir / "nlu" / "embeddings.npz", _manifest_sha())
+    cache = EmbeddingCache(nlu_dir(state_dir) / "embeddings.npz", _manifest_sha())
     x = cache.embed(encoder, texts, progress=True)
     try:
         cache.save()
