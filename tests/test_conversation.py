@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import tempfile
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -155,7 +154,7 @@ def test_timer_starts_and_says_how_long(talk_in, phrase):
 
 @pytest.mark.parametrize("phrase", [
     "set a pasta timer for nine minutes", "start a timer for nine minutes for the pasta",
-    "set a pasta timer for 9 minutes",
+    "set a pasta timer for 9 minutes", "set a nine minute pasta timer",
 ])
 def test_named_timer(talk_in, phrase):
     async def scenario(talk: Talk) -> None:
@@ -253,7 +252,7 @@ def test_which_timer_is_asked_when_there_are_several(talk_in):
 
 @pytest.mark.parametrize("pause,resume", [
     ("pause the timer", "resume the timer"), ("hold the timer", "carry on with the timer"),
-    ("put my timer on hold", "resume my timer"),
+    ("put my timer on hold", "resume my timer"), ("pause my timer", "unpause the timer"),
 ])
 def test_pause_and_resume_timer(talk_in, pause, resume):
     clock = Clock(START)

@@ -23,7 +23,6 @@ import pytest
 from device.audio import load_wav_16k_mono
 from services.messages import (
     DeviceState,
-    ListenNow,
     ListeningStarted,
     PlayChime,
     Say,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..messages import HomeCommandResult, Message, SetMute, SetVolume, StopSpeaking
+from ..messages import HomeCommandResult, Message, Say, SetMute, SetVolume, StopSpeaking
 from .alarms import ALARM_INTENTS, Alarms
 from .home_control import BRIGHTNESS_STEP_PCT, HOME_INTENTS, HomeControl, Resolution, Target, domain_in_words
 from .memory import Memory, perspective
@@ -63,8 +63,9 @@ _THAT_RE = re.compile(r"\b(that|it)\b", re.I)
 _FORGET_RE = re.compile(r"^\s*(please\s+)?forget\s+(about\s+)?(?P<query>.+?)\s*[.!?]?\s*$", re.I)
 _NOT_A_QUERY = {"it", "that", "this", "about it", "about that", "it then", "that then"}
 _EVERYTHING_RE = re.compile(r"^(everything|all|all of it|all about me|everything you know|everything about me)\b", re.I)
-# The model does not know these incomplete requests (they have no slot values to learn from);
-# the conversation asks for what is missing. Kept narrow: the start of a request, nothing else.
+# Requests the model does not (yet) know, or knows only with doubt: incomplete ones ("set a timer",
+# the conversation asks for what is missing), "forget X", and things people tell about themselves.
+# Kept narrow: each matches the start of a request only.
 _FALLBACK_INTENTS = (
     (re.compile(r"^(please\s+)?((can|could|would|will) you\s+)?(please\s+)?(set|start|make|create)\s+(me\s+)?"
                 r"(a|an|another|the)?\s*([\w ]+\s)?timer\b", re.I), "HassStartTimer"),
@@ -155,8 +156,6 @@ class Conversation:
         return item_id
 
     def _announce(self, text: str) -> None:
-        from ..messages import Say
-
         if text:
             self.publish(Say(text=text))
 

@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 
 from ..messages import TimerEvent
 from .ringing import Ringing
-from .spoken import parse_duration, say_duration, say_time_left
+from .spoken import parse_duration, parse_number, say_duration, say_time_left
 from .store import TimerRow, new_id
 from .turn import Reply, Turn, asking
 
@@ -28,6 +28,13 @@ _LOGGER = logging.getLogger(__name__)
 IDLE_CHECK_S = 30.0  # re-check deadlines at least this often (the clock may be set after boot)
 NAME_MATCH_MIN = 75.0
 _CANCEL_WORDS_RE = re.compile(r"\b(cancel|stop|delete|remove|clear|kill|rid|turn off|switch off|end|scrap)\b", re.I)
+_RESUME_WORDS_RE = re.compile(r"\b(unpause|resume|continue|restart|unfreeze)\b", re.I)
+# "a nine minute pasta timer": the word before "timer" names it, unless it is part of the length.
+_NAMED_TIMER_RE = re.compile(r"\b(?P<name>[a-z]+) timer\b", re.I)
+_NOT_A_NAME = {"a", "an", "the", "my", "that", "this", "one", "new", "another", "second", "seconds", "minute",
+               "minutes", "hour", "hours", "sec", "min", "kitchen", "set", "start", "cancel", "stop", "your"}
+_DURATION_WORDS = {"second", "seconds", "minute", "minutes", "hour", "hours", "sec", "secs", "min", "mins",
+                   "hr", "hrs", "and", "half", "quarter", "for"}
 _NAME_NOISE_RE = re.compile(r"\b(timer|timers|the|my|a|an|one)\b", re.IGNORECASE)
 
 TIMER_INTENTS = (
@@ -37,8 +44,10 @@ TIMER_INTENTS = (
 
 
 def clean_name(name: str) -> str:
-    """ "the pasta timer" -> "pasta"."""
-    return " ".join(_NAME_NOISE_RE.sub(" ", name).split()).strip().casefold()
+    """ "the pasta timer" -> "pasta"; "nine minute pasta" -> "pasta" (the length is not the name)."""
+    words = _NAME_NOISE_RE.sub(" ", name).casefold().split()
+    kept = [w for w in words if w not in _DURATION_WORDS and parse_number([w], 0) is None]
+    return " ".join(kept)
 
 
 def label(timer: TimerRow) -> str:
@@ -135,9 +144,12 @@ class Timers:
             return [t for t in timers if abs(t.duration_s - start_s) < 1]
         return timers
 
-    def _choose(self, turn: Turn, verb: str, act) -> Reply:
-        """Act on the one timer meant, or ask which one."""
+    def _choose(self, turn: Turn, verb: str, act, prefer=None) -> Reply:
+        """Act on the one timer meant, or ask which one. prefer narrows an unnamed choice
+        (resuming means a paused timer, pausing a running one)."""
         timers = self.find(turn)
+        if prefer is not None and len(timers) > 1:
+            timers = [t for t in timers if prefer(t)] or timers
         if not self.timers:
             return Reply(self.conv.say("no_timers"))
         if not timers:
@@ -185,14 +197,16 @@ class Timers:
                 # ("what timers do I have"), answer the question the words ask instead.
                 return self.status(turn)
             return self.cancel_all()
+        if intent == "HassCancelTimer" and _RESUME_WORDS_RE.search(turn.text):
+            intent = "HassUnpauseTimer"  # "unpause the timer" must never cancel it
         if intent == "HassCancelTimer":
             if self.conv.ringer.active and not turn.slot_text("name"):
                 return self.conv.stop_ringing()
             return self._choose(turn, "cancel", self.cancel)
         if intent == "HassPauseTimer":
-            return self._choose(turn, "pause", self.pause)
+            return self._choose(turn, "pause", self.pause, prefer=lambda t: not t.paused)
         if intent == "HassUnpauseTimer":
-            return self._choose(turn, "resume", self.resume)
+            return self._choose(turn, "resume", self.resume, prefer=lambda t: t.paused)
         if intent == "HassTimerStatus":
             return self.status(turn)
         if intent in ("HassIncreaseTimer", "HassDecreaseTimer"):
@@ -218,7 +232,12 @@ class Timers:
         return (seconds, seconds < 0) if found else (None, False)
 
     def start_from(self, turn: Turn, name: str | None = None) -> Reply:
-        name = clean_name(turn.slot_text("name")) if name is None else name
+        if name is None:
+            name = clean_name(turn.slot_text("name"))
+            said = _NAMED_TIMER_RE.search(turn.text)
+            if not name and said and said.group("name").casefold() not in _NOT_A_NAME and parse_number(
+                    [said.group("name").casefold()], 0) is None:
+                name = said.group("name").casefold()
         seconds, negative = self.duration_of(turn)
         if seconds is None:
             return self._ask_duration(name)
