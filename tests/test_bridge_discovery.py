@@ -36,9 +36,10 @@ from services.messages import (
 TOPICS = SpeakerTopics("samantha", "kitchen")
 WAKE_WORDS = ["alexa", "hey_jarvis"]
 # Home Assistant 2025.x in its own venv (device discovery needs 2025.x; it needs Python >= 3.13):
-#   python3.13 -m venv /tmp/ha-venv && /tmp/ha-venv/bin/pip install homeassistant==2025.4.4 \
+#   (script/setup --test does it, into .venv-ha)  python3.13 -m venv .venv-ha && .venv-ha/bin/pip install homeassistant==2025.4.4 \
 #       home-assistant-frontend==20250411.0 paho-mqtt==2.1.0   (the last two for test_bridge_home_assistant.py)
-HA_PYTHON = Path(os.environ.get("SAMANTHA_HA_PYTHON", "/tmp/ha-venv/bin/python"))
+HA_PYTHON = Path(os.environ.get("SAMANTHA_HA_PYTHON",
+                               Path(__file__).resolve().parent.parent / ".venv-ha/bin/python"))
 
 # Runs inside Home Assistant's venv: expand the payload as HA's mqtt/discovery.py does, validate the
 # device payload and each component with HA's DISCOVERY_SCHEMA, and report keys HA drops silently.

@@ -2,9 +2,10 @@
 installed in its own venv), discovers the speaker, shows its state, and its actions reach the
 services; the blueprint in docs/ acts on a recognised intent and answers through the speaker.
 
-Install once (about 650 MB; Home Assistant 2025.x needs Python 3.13):
-    python3.13 -m venv /tmp/ha-venv
-    /tmp/ha-venv/bin/pip install homeassistant==2025.4.4 home-assistant-frontend==20250411.0 paho-mqtt==2.1.0
+script/setup --test installs it once into .venv-ha where Python 3.13 exists (about 650 MB; Home
+Assistant 2025.x needs Python 3.13):
+    python3.13 -m venv .venv-ha
+    .venv-ha/bin/pip install homeassistant==2025.4.4 home-assistant-frontend==20250411.0 paho-mqtt==2.1.0
 """
 
 from __future__ import annotations
