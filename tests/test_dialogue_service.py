@@ -103,6 +103,22 @@ def test_timer_rings_and_the_button_stops_it(dialogue, probe):
     assert not any(isinstance(m, PlayChime) for m in list(probe.received.queue))
 
 
+def test_while_ringing_only_stop_is_heard_without_the_wake_word(dialogue, probe):
+    ask(probe, "set a timer for one second")
+    probe.wait_for(lambda m: isinstance(m, ListenNow) and m.source == "command", timeout=10)
+    probe.publish(ListeningStarted(source="command"))  # the listener opened the window
+    start = len(probe.history)
+    # Its own announcement coming back through the microphone is not a request.
+    probe.publish(TranscriptReady(text="your 1 second timer is done"))
+    seen(probe, lambda m: isinstance(m, IntentRecognized), start)
+    time.sleep(1.0)
+    assert not any(isinstance(m, Say) for m in probe.history[start:])
+    assert any(isinstance(m, PlayChime) for m in probe.history[start:])  # still ringing
+    probe.publish(ListeningStarted(source="command"))
+    probe.publish(TranscriptReady(text="Stop."))
+    seen(probe, lambda m: isinstance(m, TimerEvent) and m.event == "stopped", start)
+
+
 def test_stop_from_the_hub_stops_a_ringing_timer(dialogue, probe):
     ask(probe, "set a timer for one second")
     probe.wait_for(lambda m: isinstance(m, PlayChime), timeout=10)

@@ -67,6 +67,11 @@ def clean_transcript(text: str) -> str:
     return without_wake_phrase(text).rstrip(" .!?,;").strip()
 
 
+# What is acted on when heard without the wake word while a timer or alarm rings.
+STOP_INTENTS = frozenset({"SamanthaStop", "HassNevermind", "HassCancelTimer", "HassCancelAllTimers",
+                          "SamanthaCancelAlarm"})
+
+
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
     """One phrase per line, replaced atomically so the listener never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,6 +232,7 @@ class DialogueService(Service):
             conversation.speaking = False
             if not self._deferred_for or message.id == self._deferred_for:
                 self._flush_after_speaking()
+            self._listen_for_stop()
         elif isinstance(message, WakeDetected):
             machine.wake = True
             self._arm_wake_timeout()
@@ -286,8 +292,8 @@ class DialogueService(Service):
         conversation = self.conversation
         if conversation is None or not conversation.ringer.active or self.machine.muted:
             return
-        if self.machine.listening or self.machine.thinking:
-            return
+        if self.machine.listening or self.machine.thinking or self.machine.speaking:
+            return  # opened again when the speaker goes quiet
         self._ring_listening = True
         self.bus.publish(ListenNow(source="command"))
 
@@ -347,15 +353,17 @@ class DialogueService(Service):
         loop = asyncio.get_running_loop()
         text = clean_transcript(message.text)
         ringing_window = self._ring_listening and self._listen_source == "command"
-        if not text:
+        if not text:  # only the wake word, or nothing at all
+            self.bus.publish(IntentRecognized(text=message.text, intent=None))
             return
         understanding = await loop.run_in_executor(self._executor, self.model.understand, text)
         self.bus.publish(IntentRecognized(
             text=text, intent=understanding.intent, slots=dict(understanding.slots),
             confidence=float(understanding.confidence)))
-        if ringing_window and (understanding.intent is None
-                               or understanding.confidence < self.dialogue.min_confidence):
-            _LOGGER.info("Heard %r while ringing; not a request", text)
+        if ringing_window and understanding.intent not in STOP_INTENTS:
+            # Heard without the wake word while the chime sounds: only "stop" counts (it may be
+            # the device's own announcement or chime coming back through the microphone).
+            _LOGGER.info("Heard %r while ringing; not a stop", text)
             return
         turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up)
