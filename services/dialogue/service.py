@@ -50,6 +50,7 @@ _LOGGER = logging.getLogger(__name__)
 VOCABULARY_FILE = "vocabulary.txt"
 ERROR_SHOW_S = 3.0  # how long the "error" state shows after a service reports a problem
 AFTER_SPEAKING_TIMEOUT_S = 15.0  # send deferred actions even if the speaker never says it finished
+MAX_REQUEST_CHARS = 400  # no spoken request is longer; the rest is noise the model need not read
 WAKE_TIMEOUT_S = 10.0  # "wake" without "listening started" (listener gone) falls back to idle
 # A transcript may start with the wake word itself ("hey jarvis, stop" heard while the device was
 # already listening); it is not part of the request.
@@ -64,7 +65,7 @@ def without_wake_phrase(text: str) -> str:
 
 def clean_transcript(text: str) -> str:
     """What the recogniser wrote, without the wake word and the full stop it likes to add."""
-    return without_wake_phrase(text).rstrip(" .!?,;").strip()
+    return without_wake_phrase(text)[:MAX_REQUEST_CHARS].rstrip(" .!?,;").strip()
 
 
 # What is acted on when heard without the wake word while a timer or alarm rings.
