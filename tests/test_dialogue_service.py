@@ -28,6 +28,7 @@ from services.messages import (
     StopSpeaking,
     TimerEvent,
     TranscriptReady,
+    WakeDetected,
 )
 from tests.test_dialogue_support import DialogueProcess, dialogue_config
 
@@ -62,6 +63,9 @@ def ask(probe, text: str, follow_up: bool = False, timeout: float = 20.0) -> Say
 def test_transcript_gets_intent_reply_and_state(dialogue, probe):
     probe.drain()
     start = len(probe.history)
+    probe.publish(WakeDetected(wake_word="hey_jarvis", score=0.9, at=time.time()))
+    probe.publish(ListeningStarted(source="wake"))
+    probe.publish(ListeningEnded(reason="speech_end"))
     probe.publish(TranscriptReady(text="what time is it"))
     reply = probe.wait_for(Say)
     assert "AM" in reply.text or "PM" in reply.text or "noon" in reply.text or "midnight" in reply.text
@@ -70,7 +74,7 @@ def test_transcript_gets_intent_reply_and_state(dialogue, probe):
     intents = [m for m in seen if isinstance(m, IntentRecognized)]
     assert intents[0].intent == "HassGetCurrentTime" and intents[0].text == "what time is it"
     states = [m.state for m in seen if isinstance(m, DeviceState)]
-    assert states == ["thinking", "idle"]
+    assert states == ["wake", "listening", "thinking", "idle"]  # no blink of idle before the reply
 
 
 def test_question_opens_a_follow_up_and_the_answer_needs_no_wake_word(dialogue, probe):

@@ -51,6 +51,7 @@ VOCABULARY_FILE = "vocabulary.txt"
 ERROR_SHOW_S = 3.0  # how long the "error" state shows after a service reports a problem
 AFTER_SPEAKING_TIMEOUT_S = 15.0  # send deferred actions even if the speaker never says it finished
 MAX_REQUEST_CHARS = 400  # no spoken request is longer; the rest is noise the model need not read
+THINKING_TIMEOUT_S = 20.0  # "thinking" after the end of speech, if no transcript ever comes
 WAKE_TIMEOUT_S = 10.0  # "wake" without "listening started" (listener gone) falls back to idle
 # A transcript may start with the wake word itself ("hey jarvis, stop" heard while the device was
 # already listening); it is not part of the request.
@@ -244,7 +245,11 @@ class DialogueService(Service):
         elif isinstance(message, ListeningEnded):
             machine.listening = False
             machine.wake = False
-            if message.reason != "speech_end":
+            if message.reason == "speech_end":
+                # The transcript follows: "thinking" from now on, not a blink of "idle" in between.
+                machine.thinking = True
+                self._arm_thinking_timeout()
+            else:
                 self._listen_for_stop()
         elif isinstance(message, MuteState):
             machine.muted = message.muted
@@ -297,6 +302,14 @@ class DialogueService(Service):
             return  # opened again when the speaker goes quiet
         self._ring_listening = True
         self.bus.publish(ListenNow(source="command"))
+
+    def _arm_thinking_timeout(self) -> None:
+        def expire() -> None:
+            if self.machine.thinking and not self._turns.locked():
+                self.machine.thinking = False  # the transcript never came (speech-to-text failed)
+                self.machine.update()
+
+        asyncio.get_running_loop().call_later(THINKING_TIMEOUT_S, expire)
 
     def _arm_wake_timeout(self) -> None:
         if self._wake_handle is not None:
