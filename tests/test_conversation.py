@@ -595,6 +595,25 @@ def test_repeat(talk_in, phrase):
     talk_in(scenario, clock=Clock(START))
 
 
+def test_repeat_during_a_question_asks_it_again_and_keeps_waiting(talk_in):
+    async def scenario(talk: Talk) -> None:
+        question = await talk.say("set a timer")
+        assert await talk.say("say that again", follow_up=True) == question
+        assert talk.last.expect_reply
+        assert has(await talk.say("two minutes", follow_up=True), "2 minutes")
+
+    talk_in(scenario)
+
+
+def test_what_do_you_know_about_me(talk_in):
+    async def scenario(talk: Talk) -> None:
+        await talk.say("my name is Theo")
+        await talk.say("remember that I like my coffee black")
+        assert has(await talk.say("what do you know about me"), "Theo", "coffee black")
+
+    talk_in(scenario)
+
+
 @pytest.mark.parametrize("phrase", ["what can you do", "help", "what are your skills"])
 def test_what_can_you_do(talk_in, phrase):
     async def scenario(talk: Talk) -> None:

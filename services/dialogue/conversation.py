@@ -202,6 +202,8 @@ class Conversation:
         pending = self.pending
         if pending is not None and self.clock() - pending.asked_at > QUESTION_TTL_S and not turn.follow_up:
             pending = self.pending = None
+        if pending is not None and turn.intent == "SamanthaRepeat":
+            return Reply(pending.text, pending)  # asked again, still waiting for the answer
         if pending is not None:
             if turn.intent in ("HassNevermind", "SamanthaStop") or (
                 turn.intent == "SamanthaNo" and pending.kind != "yes_no"
@@ -610,7 +612,13 @@ class Conversation:
     async def _on_SamanthaRecall(self, turn: Turn) -> Reply:
         query = turn.slot_text("query") or turn.text
         about = re.sub(r"[?.!]+$", "", query.strip()).casefold()
-        if about in ("my name", "me", "who i am"):
+        if about in ("me", "myself"):
+            facts = [f.fact for f in self.memory.store.facts() if f.fact.casefold().startswith("you")][-3:]
+            if facts:
+                listed = "; ".join(facts)
+                key = "about_you" if self.user_name else "about_you_nameless"
+                return Reply(self.say(key, facts=listed, facts_cap=capitalize_first(listed)))
+        if about in ("my name", "me", "myself", "who i am"):
             return await self._on_SamanthaGetName(turn)
         if about in ("your name", "you"):
             return Reply(self.say("my_name"))

@@ -122,6 +122,8 @@ RESPONSES: dict[str, list[str]] = {
     "remember_what": ["What should I remember?"],
     "recalled": ["{fact_cap}.", "You told me {fact}.", "If I remember right, {fact}."],
     "recalled_many": ["I know a few things: {facts}."],
+    "about_you": ["You're {user}. {facts_cap}.", "You're {user}, and {facts}."],
+    "about_you_nameless": ["I don't know your name yet, but {facts}."],
     "recall_unknown": [
         "I don't know {query} yet. You can tell me: say \"remember that\" and the fact.",
         "You haven't told me {query}. Want to? Say \"remember that\", then the fact.",
@@ -166,7 +168,7 @@ RESPONSES: dict[str, list[str]] = {
     "home_nothing_to_control": ["I don't know any devices in your home yet. Is the hub connected?"],
     "home_failed": ["I can't reach the {target} right now.", "The {target} isn't answering right now."],
     "home_failed_reason": ["I couldn't do that for the {target}: {reason}."],
-    "home_timeout": ["I can't reach the {target} right now.", "The hub didn't answer, so I don't know if the {target} did it."],
+    "home_timeout": ["I can't reach the {target} right now.", "The {target} didn't answer, so I'm not sure that worked."],
     "home_confirm_unlock": ["Unlock the {target}? Yes or no?"],
     "home_confirm_open": ["Open the {target}? Yes or no?"],
     "home_cancelled": ["Okay, I left it as it is."],
