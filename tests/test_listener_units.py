@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import sys
 import wave
 
 import numpy as np
@@ -140,3 +141,21 @@ def test_detector_refuses_unknown_wake_words(detector):
         detector.set_wake_words(["hey_siri"])
     assert detector.wake_words == ["hey_jarvis"]
     assert set(detector.available) == {"alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy"}
+
+
+def test_wake_word_works_where_scikit_learn_is_missing():
+    # On Python >= 3.12 openwakeword is installed without its dependencies (no scikit-learn);
+    # the listener must not need it, and keeping it out saves ~90 MB of memory everywhere.
+    code = (
+        "import sys\n"
+        "sys.modules['sklearn'] = None  # importing it now fails, as where it is not installed\n"
+        "import numpy as np\n"
+        "from services.listener.wake import WakeWordDetector\n"
+        "from services.listener.vad import VoiceActivityDetector\n"
+        "detector = WakeWordDetector(['hey_jarvis', 'alexa'])\n"
+        "VoiceActivityDetector().speech_probability(np.zeros(1280, np.int16))\n"
+        "print(detector.process(np.zeros(1280, np.int16)), 'scipy' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["None", "False"]

@@ -7,6 +7,7 @@ higher score, so a short burst of speech is not averaged away.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass
 from enum import Enum
@@ -23,10 +24,11 @@ SPEECH_START_FRAMES = 2  # consecutive 80 ms speech frames before a request coun
 
 
 def silero_model_path() -> Path:
-    """The Silero VAD ONNX file inside the openwakeword package."""
-    import openwakeword
-
-    return Path(openwakeword.__file__).parent / "resources" / "models" / "silero_vad.onnx"
+    """The Silero VAD ONNX file inside the openwakeword package (found, not imported: see wake.py)."""
+    spec = importlib.util.find_spec("openwakeword")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("the openwakeword package (which carries the Silero VAD model) is not installed")
+    return Path(spec.origin).parent / "resources" / "models" / "silero_vad.onnx"
 
 
 class VoiceActivityDetector:

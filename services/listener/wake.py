@@ -13,6 +13,8 @@ one detection.
 from __future__ import annotations
 
 import logging
+import sys
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +29,28 @@ FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
 # Longer than the model's input window (16 embeddings, ~1.3 s) so the same word is not seen twice.
 REFRACTORY_S = 2.0
 RESET_SILENCE_S = 2.0  # more than the model's window
+
+
+def _openwakeword_model_class():
+    """openwakeword.model.Model, imported without the custom-verifier trainer.
+
+    The package's ``__init__`` imports its verifier *training* code, which pulls in scikit-learn
+    and scipy (about 95 MB of resident memory, a fifth of the whole device's budget) and fails
+    where scikit-learn is not installed (openwakeword is installed without its dependencies on
+    Python >= 3.12). Inference never uses it, so a stand-in module takes its place.
+    """
+    name = "openwakeword.custom_verifier_model"
+    if "openwakeword" not in sys.modules and name not in sys.modules:
+        stand_in = types.ModuleType(name)
+
+        def train_custom_verifier(*args, **kwargs):
+            raise RuntimeError("training custom verifiers is not available in Samantha's listener")
+
+        stand_in.train_custom_verifier = train_custom_verifier  # type: ignore[attr-defined]
+        sys.modules[name] = stand_in
+    from openwakeword.model import Model
+
+    return Model
 
 
 class WakeWordError(ValueError):
@@ -50,9 +74,7 @@ class WakeWordDetector:
     """
 
     def __init__(self, wake_words: list[str], threshold: float = 0.5) -> None:
-        # Imported here: openwakeword pulls in onnxruntime sessions at import of its model module.
-        from openwakeword.model import Model
-
+        Model = _openwakeword_model_class()
         self._model = Model(wakeword_models=list(KNOWN_WAKE_WORDS), inference_framework="onnx")
         self.available: list[str] = sorted(self._model.models)
         self.wake_words: list[str] = []
