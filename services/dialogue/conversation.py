@@ -50,6 +50,7 @@ TARGETED_INTENTS = frozenset({
     "HassSetPosition", "HassFanSetSpeed", "HassMediaPause", "HassMediaUnpause", "HassMediaNext",
     "HassMediaPrevious", "HassVacuumStart", "HassVacuumReturnToBase", "HassLawnMowerDock",
     "HassLawnMowerStartMowing", "HassMediaPlayerMute", "HassMediaPlayerUnmute", "HassSetVolumeRelative",
+    "HassSetVolume",
 })
 
 # Words that refer back to the previous request.
@@ -486,6 +487,8 @@ class Conversation:
         self.volume = volume
 
     async def _on_HassSetVolume(self, turn: Turn) -> Reply:
+        if turn.slot_text("name") or turn.slot_text("area"):
+            return await self.home_request(turn)  # another speaker in the home, not this one
         value = turn.slot("volume", turn.slot("volume_level"))
         number: float | None
         try:
