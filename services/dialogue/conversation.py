@@ -380,8 +380,11 @@ class Conversation:
         if result is None:
             return Reply(self.say("home_timeout", target=spoken, target_cap=spoken))
         if not result.ok:
-            if result.message:
-                return Reply(self.say("home_failed_reason", target=spoken, reason=result.message.rstrip(".")))
+            message = result.message.strip()
+            if message[:1].isupper():  # the bridge says what went wrong in a sentence of its own
+                return Reply(message if message[-1] in ".!?" else message + ".")
+            if message:
+                return Reply(self.say("home_failed_reason", target=spoken, reason=message.rstrip(".")))
             return Reply(self.say("home_failed", target=spoken))
         fields = {"target": spoken, "target_cap": spoken}
         if done_key:
