@@ -447,6 +447,25 @@ def test_alarm_daily(talk_in, phrase, expected):
     talk_in(scenario, clock=Clock(START))
 
 
+@pytest.mark.parametrize("phrase", [
+    "set an alarm for 7 am on weekdays", "wake me up at 7 am on weekdays", "set an alarm for 7 am every weekday",
+])
+def test_alarm_on_weekdays_skips_the_weekend(talk_in, phrase):
+    clock = Clock(START + 3 * 86400)  # Sunday 29 November, just before 7 AM
+
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say(phrase)
+        assert has(reply, "7 AM", "weekdays|Monday to Friday"), reply
+        (alarm,) = talk.store.alarms()
+        assert alarm.recurrence == "weekdays"
+        assert alarm.next_at == pytest.approx(START + 10 + 4 * 86400)  # Monday, not Sunday
+        clock.now = alarm.next_at + 86400 * 4 + 1  # Friday's ring
+        talk.conv.alarms._after_ring(alarm)
+        assert alarm.next_at == pytest.approx(START + 10 + 11 * 86400)  # then Monday again
+
+    talk_in(scenario, clock=clock)
+
+
 def test_alarm_rings_at_its_time_and_daily_comes_back(talk_in):
     clock = Clock(START)
 

@@ -1,6 +1,6 @@
 """Alarms at a clock time, once or every day, in the home's time zone.
 
-"Wake me up at 7" means the next 7 o'clock that has not passed yet (7 AM when it is night, 7 PM
+Recurrence: once, daily, or weekdays (Monday to Friday). "Wake me up at 7" means the next 7 o'clock that has not passed yet (7 AM when it is night, 7 PM
 in the afternoon); the reply always says which, with AM/PM and the day. A date that does not exist
 ("February 30th") or a time that has passed is said plainly and nothing is stored.
 """
@@ -26,6 +26,13 @@ _LOGGER = logging.getLogger(__name__)
 
 IDLE_CHECK_S = 30.0  # re-check at least this often: the clock may jump (NTP after boot, DST)
 ALARM_INTENTS = ("SamanthaSetAlarm", "SamanthaCancelAlarm", "SamanthaListAlarms")
+REPEATING = ("daily", "weekdays")
+SATURDAY = 5
+
+
+def rings_on(recurrence: str, day: dt.date) -> bool:
+    """Whether an alarm with this recurrence rings on that day."""
+    return recurrence != "weekdays" or day.weekday() < SATURDAY
 
 
 def at(date: dt.date, hour: int, minute: int, tz: dt.tzinfo) -> dt.datetime:
@@ -117,11 +124,11 @@ class Alarms:
 
     def _after_ring(self, alarm: AlarmRow) -> None:
         """A rung alarm: gone if it was for once, else set for the same time tomorrow."""
-        if alarm.recurrence == "daily":
+        if alarm.recurrence in REPEATING:
             now = self.now()
             last = dt.datetime.fromtimestamp(alarm.next_at, tz=self.conv.tz)
             nxt = at(max(last.date(), now.date()), alarm.hour, alarm.minute, self.conv.tz)
-            while nxt.timestamp() <= now.timestamp():
+            while nxt.timestamp() <= now.timestamp() or not rings_on(alarm.recurrence, nxt.date()):
                 nxt = at(nxt.date() + dt.timedelta(days=1), alarm.hour, alarm.minute, self.conv.tz)
             alarm.next_at = nxt.timestamp()
             alarm.ringing_since = None
@@ -155,8 +162,10 @@ class Alarms:
 
     def set_from(self, turn: Turn, recurrence: str | None = None) -> Reply:
         recurrence = recurrence or str(turn.slot("recurrence") or "")
-        if recurrence not in ("once", "daily"):
-            daily = re.search(r"\b(every ?day|daily|each day|every morning|weekdays)\b", turn.text, re.I)
+        if re.search(r"\b(week ?days?|monday to friday|work ?days?)\b", turn.text, re.I):
+            recurrence = "weekdays"  # the model's slot says only once or daily
+        if recurrence not in ("once", *REPEATING):
+            daily = re.search(r"\b(every ?day|daily|each day|every morning)\b", turn.text, re.I)
             recurrence = "daily" if daily else "once"
         try:
             clock = self._clock(turn)
@@ -166,6 +175,8 @@ class Alarms:
             return self._ask_time(recurrence, self.conv.say("ask_alarm_time"))
         now = self.now()
         moment = next_time(clock, now)
+        while not rings_on(recurrence, moment.date()):
+            moment = at(moment.date() + dt.timedelta(days=1), moment.hour, moment.minute, self.conv.tz)
         if moment <= now:
             return self._ask_time(recurrence, self.conv.say("alarm_in_past"))
         for alarm in self.alarms.values():
@@ -180,7 +191,7 @@ class Alarms:
                                      seconds_left=round(moment.timestamp() - self.conv.clock(), 1)))
         self._changed.set()
         _LOGGER.info("Alarm %s set for %s (%s)", alarm.id, moment.isoformat(), recurrence)
-        key = "alarm_set_daily" if recurrence == "daily" else "alarm_set_once"
+        key = {"daily": "alarm_set_daily", "weekdays": "alarm_set_weekdays"}.get(recurrence, "alarm_set_once")
         return Reply(self.conv.say(key, time=say_clock(moment), when=when_words(moment, now)))
 
     def _ask_time(self, recurrence: str, text: str) -> Reply:
@@ -200,6 +211,8 @@ class Alarms:
         moment = dt.datetime.fromtimestamp(alarm.next_at, tz=self.conv.tz)
         if alarm.recurrence == "daily":
             return f"every day at {say_clock(moment)}"
+        if alarm.recurrence == "weekdays":
+            return f"on weekdays at {say_clock(moment)}"
         return f"{when_words(moment, self.now())} at {say_clock(moment)}"
 
     def listing(self) -> Reply:

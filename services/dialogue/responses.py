@@ -88,6 +88,7 @@ RESPONSES: dict[str, list[str]] = {
     "ask_alarm_time": ["For what time?", "What time should I wake you?"],
     "alarm_set_once": ["Alarm set for {time} {when}.", "Okay, I'll wake you at {time} {when}.", "Alarm on for {time} {when}."],
     "alarm_set_daily": ["Alarm set for {time} every day.", "Okay, {time}, every day, starting {when}."],
+    "alarm_set_weekdays": ["Alarm set for {time} on weekdays.", "Okay, {time}, Monday to Friday, starting {when}."],
     "alarm_bad_time": ["{problem} What time should the alarm be?"],
     "alarm_in_past": ["That time has already passed. When should the alarm go off?"],
     "alarm_already": ["You already have an alarm at {time} {when}."],

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     id TEXT PRIMARY KEY,
     hour INTEGER NOT NULL,
     minute INTEGER NOT NULL,
-    recurrence TEXT NOT NULL, -- 'once' or 'daily'
+    recurrence TEXT NOT NULL, -- 'once', 'daily' or 'weekdays'
     next_at REAL NOT NULL,    -- epoch seconds of the next ring
     ringing_since REAL,
     created REAL NOT NULL
