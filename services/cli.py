@@ -23,6 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from .bus import bus_client
 from .config import ConfigError
 from .service import EXIT_BAD_CONFIG
 
@@ -74,14 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _publish_and_wait(bus_settings, message, wait_for=None, timeout: float = 30.0):
     """Publish one message; optionally wait for the first message matching wait_for(msg)."""
-    import aiomqtt
-
     from .messages import BadMessage, MESSAGES_BY_TOPIC, parse
 
-    kwargs = {"identifier": f"samantha-cli-{os.getpid()}"}
-    client = (aiomqtt.Client(bus_settings.socket, transport="unix", **kwargs) if bus_settings.socket
-              else aiomqtt.Client(bus_settings.host, bus_settings.port, **kwargs))
-    async with client:
+    async with bus_client(bus_settings, f"samantha-cli-{os.getpid()}") as client:
         if wait_for is not None:
             for topic in MESSAGES_BY_TOPIC:
                 await client.subscribe(topic)
@@ -133,14 +129,10 @@ def describe(message) -> str:
 
 
 async def _monitor(bus_settings, count: int) -> None:
-    import aiomqtt
-
     from .messages import BadMessage, parse
 
-    client = (aiomqtt.Client(bus_settings.socket, transport="unix") if bus_settings.socket
-              else aiomqtt.Client(bus_settings.host, bus_settings.port))
     seen = 0
-    async with client:
+    async with bus_client(bus_settings, f"samantha-monitor-{os.getpid()}") as client:
         await client.subscribe("samantha/#")
         async for mqtt_message in client.messages:
             try:
