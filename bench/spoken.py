@@ -11,8 +11,10 @@ babble) at 15, 9 or 6 dB SNR or left clean, and then heard by:
 - samantha: the listener's real pipeline in-process (Silero VAD endpointing, Whisper tiny.en with
   the dialogue model's phrases as vocabulary, exactly as the listener service uses them), then the
   real dialogue model with the tests' home (_fixtures.yaml) as the user's entities;
-- samantha+spoken: the same transcript through services.spoken.normalize_transcript first (the
-  recognition-error levers of issue 8, not yet wired into the services);
+- samantha+spoken: the same transcript through services.spoken (the recognition-error levers of
+  issue 8, not yet wired into the services): normalize_transcript with the device's vocabulary,
+  then worth_acting_on (ask instead of act when Whisper was unsure of the words, or when no
+  template matched and the words are unknown to the device);
 - baseline: plain Whisper tiny.en (int8, beam 1, no prompt) on the whole clip, then hassil exact
   template matching with the same installed templates and home.
 
@@ -245,7 +247,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     from hassil import recognize_best
 
     from services.dialogue.nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
-    from services.spoken import PhoneticVocabulary, normalize_transcript
+    from services.spoken import PhoneticVocabulary, normalize_transcript, worth_acting_on
 
     slot_lists = home.slot_lists()
     # What the device knows, as the dialogue service would hand it over: its phrases and its home's names.
@@ -258,9 +260,9 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         outcomes["samantha"].append(judge(result.intent, result.slots, intent, expected))
         text = normalize_transcript(ours["text"], vocabulary)
         result = model.understand(text, context)
-        if result.confidence < WILDCARD_TEMPLATE_CONFIDENCE and vocabulary.unknown_words(text):
-            # Not a template match, and words the device does not know: ask, do not act.
-            result = dataclasses.replace(result, intent=None, slots={})
+        if not worth_acting_on(ours.get("confidence", 0.0), result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE,
+                               vocabulary.unknown_words(text)):
+            result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act
         outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,
                                  best_slot_name="name") if base["text"] else None
@@ -488,8 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"hearing: {len(jobs)} clips transcribed now ({len(items) - len(jobs)} from cache) in {hear_s / 60:.1f} min "
           f"with {workers} worker(s); scoring {score_s:.0f} s; model load {model_load_s:.1f} s")
     print("samantha = listener pipeline (Silero VAD + Whisper tiny.en, vocabulary prompt) + dialogue model; "
-          "samantha+spoken = same + services.spoken.normalize_transcript and, for guesses "
-          "(no template matched), asking instead of acting when the transcript has words the device does not know; "
+          "samantha+spoken = same + services.spoken: normalize_transcript, and worth_acting_on (ask instead of "
+          "acting when Whisper was unsure, or when no template matched and words are unknown to the device); "
           "baseline = plain Whisper tiny.en + hassil exact templates")
     for line in report(items, outcomes, voices, conditions):
         print(line)

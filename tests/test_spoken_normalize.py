@@ -102,3 +102,17 @@ def test_resolve_value_list_values_from_a_users_sentences() -> None:
     assert resolve_value("rose bed", zones)[0] == "rose beds"
     assert resolve_value("vegetable patches", zones)[0] == "vegetable patch"
     assert resolve_value("the hallway", zones)[0] is None
+
+
+def test_worth_acting_on_asks_when_the_words_are_doubtful() -> None:
+    from services.spoken import MIN_HEARD_CONFIDENCE, worth_acting_on
+
+    sure = min(1.0, MIN_HEARD_CONFIDENCE + 0.2)
+    assert worth_acting_on(sure, template_matched=True, unknown_words=[])
+    assert worth_acting_on(sure, template_matched=False, unknown_words=[])
+    # A template matched words the device knows, but the recogniser was unsure of them.
+    assert not worth_acting_on(MIN_HEARD_CONFIDENCE - 0.05, template_matched=True, unknown_words=[])
+    # The model's guess from words it has never seen.
+    assert not worth_acting_on(sure, template_matched=False, unknown_words=["ketchup"])
+    # A template with a free-text slot (a search query, a message) may hold unknown words.
+    assert worth_acting_on(sure, template_matched=True, unknown_words=["zanzibar"])

@@ -13,10 +13,13 @@ home's names), never a test set:
 'set the brightness to 50%'
 >>> resolve_value("bedroom lamb", ["Bedroom Lamp", "Kitchen Light"])
 ('Bedroom Lamp', 92.5)
+>>> worth_acting_on(heard_confidence=0.31, template_matched=True, unknown_words=[])   # ask instead
+False
 """
 
+from .confidence import MIN_HEARD_CONFIDENCE, worth_acting_on
 from .normalize import normalize_transcript, numbers_to_digits
 from .phonetic import PhoneticVocabulary, phonetic_key, resolve_value, sounds_like
 
-__all__ = ["PhoneticVocabulary", "normalize_transcript", "numbers_to_digits", "phonetic_key", "resolve_value",
-           "sounds_like"]
+__all__ = ["MIN_HEARD_CONFIDENCE", "PhoneticVocabulary", "normalize_transcript", "numbers_to_digits",
+           "phonetic_key", "resolve_value", "sounds_like", "worth_acting_on"]
