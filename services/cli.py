@@ -166,14 +166,27 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_messages(args: argparse.Namespace) -> int:
+def messages_reference() -> str:
+    """Markdown reference of every bus message (docs/messages.md)."""
     from .messages import ALL_MESSAGES
 
-    print("| topic | message | retained | what it means | try it |\n|---|---|---|---|---|")
+    lines = [
+        "# Bus messages", "",
+        "Every message on Samantha's local bus (services/messages.py): one JSON object, its fields plus "
+        '`"v": 1`. Try any of them against `samantha run` (it prints the bus port) with '
+        "`mosquitto_pub -p PORT -t TOPIC -m 'PAYLOAD'`, and watch them with `samantha monitor`. "
+        "On the device the bus is 127.0.0.1:1884.", "",
+        "| topic | message | retained | what it means | try it |", "|---|---|---|---|---|",
+    ]
     for cls in ALL_MESSAGES:
         doc = " ".join((cls.__doc__ or "").split())
-        print(f"| `{cls.TOPIC}` | {cls.__name__} | {'yes' if cls.RETAIN else ''} | {doc} | "
-              f"`mosquitto_pub -t {cls.TOPIC} -m '{cls.EXAMPLE}'` |")
+        lines.append(f"| `{cls.TOPIC}` | {cls.__name__} | {'yes' if cls.RETAIN else ''} | {doc} | "
+                     f"`mosquitto_pub -p 1884 -t {cls.TOPIC} -m '{cls.EXAMPLE}'` |")
+    return "\n".join(lines)
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    print(messages_reference())
     return 0
 
 
