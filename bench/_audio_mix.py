@@ -72,7 +72,8 @@ def noise(kind: str, seconds: float) -> np.ndarray:
     """sox's white, pink or brown noise at full scale."""
     if kind not in NOISE_KINDS:
         raise ValueError(f"noise kind {kind!r} is not one of {NOISE_KINDS}")
-    return _decode(_run(["sox", "-n", *SOX_WAV_OUT, "synth", f"{seconds:.3f}", kind, "vol", "0.5"]))
+    # -R: the same noise every run, so that runs of a benchmark compare.
+    return _decode(_run(["sox", "-R", "-n", *SOX_WAV_OUT, "synth", f"{seconds:.3f}", kind, "vol", "0.5"]))
 
 
 def music(seconds: float, seed: int = 0) -> np.ndarray:
