@@ -39,6 +39,7 @@ from ..messages import (
     VolumeState,
     WakeDetected,
 )
+from ..memory import release_freed_memory
 from ..service import Service
 from .conversation import Conversation
 from .nlu import DialogueModel, Home, SentenceError
@@ -169,6 +170,7 @@ class DialogueService(Service):
         started = time.perf_counter()
         self.model = await loop.run_in_executor(
             self._executor, DialogueModel.load, self.state_dir, self._custom_dir(), home, "en")
+        release_freed_memory()  # training and template parsing peak far above what stays in use
         _LOGGER.info("Dialogue model ready in %.1f s", time.perf_counter() - started)
         await self._write_vocabulary()
         self.conversation = Conversation(self.dialogue, self.store, self.bus.publish, home,
@@ -193,6 +195,7 @@ class DialogueService(Service):
             self.report_error(f"custom sentences not loaded, the previous ones stay: {err}")
             return
         await self._write_vocabulary()
+        release_freed_memory()
         _LOGGER.info("Dialogue model reloaded")
 
     async def stop(self) -> None:

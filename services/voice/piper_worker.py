@@ -22,20 +22,13 @@ instead of growing to the largest sentence ever spoken (300+ MB).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
-
-def _release_freed_memory() -> None:
-    """Give glibc's freed heap back to the system (a no-op elsewhere)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+from services.memory import release_freed_memory
 
 
 def load_voice(model: Path, config: Path, threads: int):
@@ -79,7 +72,7 @@ def serve(voice, requests: BinaryIO, out: BinaryIO) -> None:
             _answer(out, {"error": f"{type(err).__name__}: {err}"})
             continue
         finally:
-            _release_freed_memory()
+            release_freed_memory()
         _answer(out, {"rate": rate, "samples": len(audio) // 2}, audio)
 
 
