@@ -79,6 +79,30 @@ def test_say_goes_over_the_bus_and_is_spoken(samantha):
     assert words(heard) == ["turn", "on", "the", "kitchen", "light"], heard
 
 
+def test_monitor_prints_one_readable_line_per_bus_event(samantha):
+    import subprocess
+    import sys
+
+    monitor = subprocess.Popen([sys.executable, "-m", "services.cli", "monitor"],
+                               env=samantha.env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert monitor.stdout is not None
+        first = monitor.stdout.readline()  # retained state arrives as soon as it subscribes
+        assert first.strip()
+        assert samantha.samantha("say", "--no-wait", "monitor me").returncode == 0
+        lines = [first]
+        while not any("Say" in line and "monitor me" in line for line in lines):
+            lines.append(monitor.stdout.readline())
+            assert len(lines) < 200 and lines[-1], lines
+        assert any("SpeakingStarted" in line for line in [*lines, monitor.stdout.readline()])
+    finally:
+        monitor.kill()
+        monitor.wait()
+    for line in lines:
+        clock, kind, *_ = line.split()
+        assert clock.count(":") == 2 and kind[0].isupper(), line
+
+
 def malformed_payloads(topic: str, rng: random.Random, count: int) -> list[bytes]:
     """Payloads that must not parse as the topic's message: bad JSON, wrong types, missing fields,
     huge strings, wrong versions."""
