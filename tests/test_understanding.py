@@ -230,3 +230,127 @@ def test_sentence_naming_a_missing_list_is_refused_with_its_line(tmp_path: Path)
         load_sentences(tmp_path)
     assert (caught.value.file, caught.value.line) == (str(tmp_path / "chores.yaml"), 6)
     assert "{chore}" in caught.value.message
+
+
+# --- gaps the conversation found (issue 5); phrasings written for these tests -----------------
+
+CONVERSATION_CASES = [
+    # Asking which timers there are is a status question, not "cancel them all".
+    ("what timers do I have", "HassTimerStatus", {}),
+    ("which timers are running", "HassTimerStatus", {}),
+    ("do I have any timers", "HassTimerStatus", {}),
+    ("how many timers have I got", "HassTimerStatus", {}),
+    # Unpausing is not cancelling.
+    ("unpause the timer", "HassUnpauseTimer", {}),
+    ("resume my timer", "HassUnpauseTimer", {}),
+    ("carry on with the timer", "HassUnpauseTimer", {}),
+    ("continue the pasta timer", "HassUnpauseTimer", {"name": "pasta"}),
+    # A timer without a duration yet: the conversation asks "for how long?".
+    ("set a timer", "HassStartTimer", {}),
+    ("start a timer", "HassStartTimer", {}),
+    ("can you set a timer", "HassStartTimer", {}),
+    ("could you start a new timer for me", "HassStartTimer", {}),
+    ("I need a timer", "HassStartTimer", {}),
+    # "it": no name, so the conversation fills in what was just talked about.
+    ("turn it off", "HassTurnOff", {}),
+    ("switch that off please", "HassTurnOff", {}),
+    ("shut them off", "HassTurnOff", {}),
+    ("turn it back on", "HassTurnOn", {}),
+    # The device's name is small talk; the user's name is memory.
+    ("what's your name", "SamanthaWhoAreYou", {}),
+    ("who are you", "SamanthaWhoAreYou", {}),
+    ("what should I call you", "SamanthaWhoAreYou", {}),
+    ("do you have a name", "SamanthaWhoAreYou", {}),
+    ("what's my name", "SamanthaGetName", {}),
+    ("what is my name", "SamanthaGetName", {}),
+    # Forgetting one thing, with or without "about"; forgetting everything.
+    ("forget Amy's birthday", "SamanthaForget", {"query": "Amy's birthday"}),
+    ("forget the door code", "SamanthaForget", {"query": "the door code"}),
+    ("forget my locker number", "SamanthaForget", {"query": "my locker number"}),
+    ("forget everything", "SamanthaForget", {"query": "everything"}),
+    ("forget everything you know about me", "SamanthaForget", {"query": "everything"}),
+    ("wipe your memory", "SamanthaForget", {"query": "everything"}),
+    ("forget it", "HassNevermind", {}),
+    ("forget about it", "HassNevermind", {}),
+    # What people tell about themselves is kept whole.
+    ("I like my coffee black", "SamanthaRemember", {"fact": "I like my coffee black"}),
+    ("I take my tea with two sugars", "SamanthaRemember", {"fact": "I take my tea with two sugars"}),
+    ("my favourite colour is blue", "SamanthaRemember", {"fact": "my favourite colour is blue"}),
+    ("my favorite band is Queen", "SamanthaRemember", {"fact": "my favorite band is Queen"}),
+    ("I'm allergic to peanuts", "SamanthaRemember", {"fact": "I'm allergic to peanuts"}),
+    ("I am allergic to shellfish", "SamanthaRemember", {"fact": "I am allergic to shellfish"}),
+    ("my brother's name is Oliver", "SamanthaRemember", {"fact": "my brother's name is Oliver"}),
+    ("I can't eat gluten", "SamanthaRemember", {"fact": "I can't eat gluten"}),
+    # ... and asked about with the whole question (the memory matches questions).
+    ("how do I like my coffee", "SamanthaRecall", {"query": "how do I like my coffee"}),
+    ("how do I take my tea", "SamanthaRecall", {"query": "how do I take my tea"}),
+    ("what am I allergic to", "SamanthaRecall", {"query": "what am I allergic to"}),
+    ("where did I leave my glasses", "SamanthaRecall", {"query": "where did I leave my glasses"}),
+    ("what is my favourite colour", "SamanthaRecall", {"query": "my favourite colour"}),
+    ("when is Amy's birthday", "SamanthaRecall", {"query": "Amy's birthday"}),
+    ("what's the wifi password", "SamanthaRecall", {"query": "the wifi password"}),
+    # Signs are kept, so the skill can refuse a negative clearly.
+    ("set a timer for minus five minutes", "HassStartTimer", {"minutes": -5}),
+    ("set a timer for negative 3 minutes", "HassStartTimer", {"minutes": -3}),
+    ("start a timer for -10 seconds", "HassStartTimer", {"seconds": -10}),
+    ("volume minus 10", "HassSetVolume", {"volume_level": -10}),
+    ("set the volume to minus twenty", "HassSetVolume", {"volume_level": -20}),
+    # Number words up to the thousands.
+    ("set a timer for a thousand hours", "HassStartTimer", {"hours": 1000}),
+    ("start a timer for two thousand hours", "HassStartTimer", {"hours": 2000}),
+    ("set a timer for one hundred and twenty minutes", "HassStartTimer", {"minutes": 120}),
+    ("set a timer for 1,000 hours", "HassStartTimer", {"hours": 1000}),
+    ("set the volume to a thousand", "HassSetVolume", {"volume_level": 1000}),
+]
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), CONVERSATION_CASES, ids=[c[0] for c in CONVERSATION_CASES])
+def test_what_the_conversation_needs(model: DialogueModel, text: str, intent: str, slots: dict) -> None:
+    result = model.understand(text)
+    assert (result.intent, result.slots) == (intent, slots), result
+    assert result.confidence >= 0.5
+
+
+PUNCTUATED = [
+    ("Set a timer.", "HassStartTimer", {}),
+    ("Set a timer for 5 minutes.", "HassStartTimer", {"minutes": 5}),
+    ("What time is it?", "HassGetCurrentTime", {}),
+    ("Turn off the kitchen lights!", "HassTurnOff", {"area": "Kitchen", "domain": "light"}),
+    ("Remember that Amy's birthday is May 3rd.", "SamanthaRemember", {"fact": "Amy's birthday is May 3rd"}),
+    ("Hmm... what timers do I have?", None, None),  # a hesitation is still not a command
+    ("wake me up at 7:30 am, every day.", "SamanthaSetAlarm", {"time": "7:30 am", "recurrence": "daily"}),
+]
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), PUNCTUATED, ids=[c[0] for c in PUNCTUATED])
+def test_punctuation_does_not_matter(model: DialogueModel, text: str, intent: str | None, slots: dict | None) -> None:
+    bare = " ".join(text.replace(",", " ").replace(".", " ").replace("?", " ").replace("!", " ").split())
+    result = model.understand(text)
+    plain = model.understand(bare)
+    assert (result.intent, result.slots) == (plain.intent, plain.slots), (result, plain)
+    if intent is not None:
+        assert (result.intent, result.slots) == (intent, slots), result
+
+
+# Questions about the world fit "what is {query}" by their words, but are not memory questions.
+OUT_OF_SCOPE_QUESTIONS = [
+    "what's the weather tomorrow",
+    "what's the weather for tomorrow",
+    "what's the capital of france",
+    "what is the meaning of life",
+    "when is the next bus",
+    "what's two plus two",
+    "who won the game last night",
+]
+
+
+@pytest.mark.parametrize("text", OUT_OF_SCOPE_QUESTIONS)
+def test_free_text_templates_do_not_take_questions_about_the_world(model: DialogueModel, text: str) -> None:
+    result = model.understand(text)
+    assert result.intent is None, result
+
+
+@pytest.mark.parametrize("text", ["I like it", "forget that", "I love you"])
+def test_a_pronoun_is_not_a_fact(model: DialogueModel, text: str) -> None:
+    result = model.understand(text)
+    assert result.intent not in ("SamanthaRemember", "SamanthaForget", "SamanthaRecall"), result

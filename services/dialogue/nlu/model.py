@@ -29,7 +29,16 @@ from hassil import Intents, recognize_best
 from .encoder import ENCODER_DIR, EmbeddingCache, SentenceEncoder
 from .heads import OnnxHead, softmax_head_onnx, train_softmax
 from .home import Home, _norm
-from .sentences import Example, SentenceError, SentenceSet, list_phrases, load_sentences, sample_examples
+from .sentences import (
+    WHOLE_UTTERANCE_FIXED,
+    WHOLE_UTTERANCE_KEY,
+    Example,
+    SentenceError,
+    SentenceSet,
+    list_phrases,
+    load_sentences,
+    sample_examples,
+)
 from .slots import SlotVocabulary, fill_slots, find_duration
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,27 +58,55 @@ MAX_PHRASES = 4000
 # Home Assistant intents tried first: the head's top few, if at all plausible.
 GATE_TOP = 4
 GATE_MIN_PROBABILITY = 0.002
-HEAD_FORMAT = 5  # bump when the files in the state dir change meaning
+HEAD_FORMAT = 7  # bump when the files in the state dir change meaning
 HEADS_KEPT = 3  # trained heads kept per state dir (one per recent sentence set)
 NLU_CACHE_ENV = "SAMANTHA_NLU_CACHE"
 WARM_UP_TEXTS = ("turn on the light", "what time is it", "set a timer for five minutes")
 _WORD_RE = re.compile(r"[a-z0-9]", re.IGNORECASE)
+# Punctuation is how a transcriber writes, not what was said: "Set a timer." is "set a timer".
+# Kept: apostrophes (Amy's), a minus sign before digits, and . , : / between digits (7.5, 1,000,
+# 7:30, 1/2).
+_PUNCTUATION_RE = re.compile(r"(?<!\d)[.,:/](?!\d)|[.,:/](?=\D|$)|[!?;\"“”«»()\[\]{}…*_\\]|(?<!\w)-(?!\d)|-(?!\w)")
+_THOUSANDS_COMMA_RE = re.compile(r"(?<=\d),(?=\d{3}\b)")
+# A greedy free-text template ("what is {query}"; its block's metadata has check_free_text: true)
+# is taken only if its free text is about the user or someone they know ("my keys", "Amy's
+# birthday") or the neural head finds its intent at least this likely: "what's the weather
+# tomorrow" fits the words of "what's {query}" but not its meaning.
+CHECK_FREE_TEXT_KEY = "check_free_text"
+FREE_TEXT_MIN_PROBABILITY = 0.1
+# Free text that is only a pronoun says nothing to remember, recall or forget ("forget that").
+# Not "me": "what do you know about me" asks about the user.
+_PRONOUNS = {"it", "that", "this", "them", "those", "these", "you", "him", "her"}
+_PERSONAL_WORDS = {"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "myself", "our", "ours", "we", "we're"}
+# Contractions that end like a possessive ("what's") but say nothing about anyone.
+_NOT_POSSESSIVE = {"it's", "that's", "what's", "there's", "here's", "where's", "when's", "who's", "how's", "let's", "he's", "she's"}
 
 # Written here, not taken from any test set: things people say near a speaker that are not
 # requests, so the head learns an "out of scope" class besides gibberish.
 _OUT_OF_SCOPE = [
-    "my cat is asleep on the sofa", "let's go to the beach this weekend", "the football was fun yesterday",
+    "the cat is asleep on the sofa", "let's go to the beach this weekend", "the football was fun yesterday",
     "I am reading a book about history", "the quick brown fox jumps over the lazy dog",
     "she said she would call later", "we had pasta for dinner", "my back hurts a bit today",
     "the train was late again", "I think it might be a good idea", "he bought a new bicycle",
     "can you believe that", "this soup needs more salt", "they are coming over on friday",
-    "I forgot my umbrella at work", "the kids are playing in the garden", "blue is my favourite colour",
+    "I forgot my umbrella at work", "the kids are playing in the garden", "the neighbours are loud",
     "that movie was way too long", "we should paint the fence", "elephants are very big animals",
     "how do you make a cake from scratch", "why is the sky blue", "write me a poem about the sea",
     "translate good morning into french", "who won the world cup in nineteen ninety",
     "tell me a joke about penguins", "order a pizza from the place downtown", "book a flight to rome",
     "send an email to my boss", "what's the capital of australia", "how far away is the moon",
     "um", "uh huh", "hmm let me think", "okay so anyway", "and then he said", "no I mean the other one",
+    # Questions about the world, which "what is {query}" would otherwise take for memory questions.
+    "what will the weather be like on saturday", "is it going to rain at the weekend",
+    "what's the forecast for next week", "how cold will it be tonight", "what's in the news",
+    # HA's weather intent tells the weather now; a forecast for another day is not understood.
+    "what's the weather going to be like on sunday", "will it be sunny tomorrow", "what's the weather next week",
+    "what will the weather be tomorrow morning", "tomorrow's forecast", "what's the weather doing on monday",
+    "what is the weather like over the weekend",
+    "who is the president of france", "what's the population of china", "what was the final score",
+    "what is the square root of two", "when does the supermarket close", "when is the next train to leeds",
+    "where is the nearest pharmacy", "what's the tallest mountain in the world", "what is a black hole",
+    "what's the exchange rate for the dollar", "what is the speed of light", "where was shakespeare born",
 ]
 
 
@@ -174,7 +211,7 @@ class DialogueModel:
 
     def _understand(self, engine: _Engine, text: str, context: dict[str, Any] | None) -> Understanding:
         started = time.perf_counter()
-        text = (text or "").strip()
+        text = normalise_text(text)
         if not _WORD_RE.search(text):
             return Understanding(text, None, {}, 0.0, _ms(started))
         intent_context = dict(context or {})
@@ -220,8 +257,10 @@ class DialogueModel:
             language=self.language, best_slot_name="name",
         )
         own_wild = own is not None and any(e.is_wildcard for e in own.entities.values())
+        if own_wild and not self._free_text_fits(engine, own, text, probs):
+            own, own_wild = None, False
         if own is not None and not own_wild and own.intent.name not in engine.ha_intents.intents:
-            return own.intent.name, _slot_values(own), TEMPLATE_CONFIDENCE
+            return own.intent.name, _slot_values(own, text), TEMPLATE_CONFIDENCE
         labels = engine.heads.labels
         likely = [labels[i] for i in np.argsort(-probs)[:GATE_TOP] if probs[i] >= GATE_MIN_PROBABILITY]
         likely = [name for name in likely if name in engine.ha_intents.intents]
@@ -243,13 +282,29 @@ class DialogueModel:
                 break
         if own is not None and not own_wild and (ha is None or _exact_slots(ha) <= _exact_slots(own)):
             # The device's own wording of an HA intent, unless HA's adds slots (e.g. the area).
-            return own.intent.name, _slot_values(own), TEMPLATE_CONFIDENCE
+            return own.intent.name, _slot_values(own, text), TEMPLATE_CONFIDENCE
         if ha is not None:
             wild = any(e.is_wildcard for e in ha.entities.values())
             return ha.intent.name, _slot_values(ha), WILDCARD_TEMPLATE_CONFIDENCE if wild else TEMPLATE_CONFIDENCE
         if own is not None:
-            return own.intent.name, _slot_values(own), WILDCARD_TEMPLATE_CONFIDENCE
+            return own.intent.name, _slot_values(own, text), WILDCARD_TEMPLATE_CONFIDENCE
         return None
+
+    @staticmethod
+    def _free_text_fits(engine: _Engine, result: Any, text: str, probs: np.ndarray) -> bool:
+        """Whether a free-text match of the device's or user's templates means what it says."""
+        wild = [e.text.strip().lower() for e in result.entities.values() if e.is_wildcard]
+        if any(not value or value in _PRONOUNS for value in wild):
+            return False
+        metadata = result.intent_metadata or {}
+        if not metadata.get(CHECK_FREE_TEXT_KEY):
+            return True
+        # A statement kept whole ("I'm allergic to cats") is about the user by its own words.
+        if _is_personal(text if metadata.get(WHOLE_UTTERANCE_KEY) else " ".join(wild)):
+            return True
+        labels = engine.heads.labels
+        name = result.intent.name
+        return name not in labels or float(probs[labels.index(name)]) >= FREE_TEXT_MIN_PROBABILITY
 
     def _neural(self, engine: _Engine, text: str, embedding: np.ndarray, context: dict[str, Any], probs=None):
         heads = engine.heads
@@ -261,27 +316,59 @@ class DialogueModel:
             return None, {}, 0.0
         sims = heads.vectors @ embedding
         own = np.flatnonzero(heads.label_ids == best)
-        order = own[np.argsort(-sims[own])[:NEIGHBOURS]]
+        ranked = own[np.argsort(-sims[own])]
+        order = [int(i) for i in ranked[:NEIGHBOURS]]
         nearest = float(sims[order[0]]) if len(order) else 0.0
         closeness = float(np.clip((nearest - SIMILARITY_FAR) / (SIMILARITY_CLOSE - SIMILARITY_FAR), 0.0, 1.0))
         mentions = engine.home.mentions(text)
+        # A statement that is itself the slot ("I take my tea with milk"), if most of the nearest
+        # sentences are such statements; else only frames with slots of their own ("remember
+        # that ...") are tried.
+        wholes = [heads.fixed[i].get(WHOLE_UTTERANCE_FIXED) for i in order]
+        whole = max(set(wholes), key=wholes.count) if wholes else None
+        if not whole and any(wholes):
+            order = [i for i in order if not heads.fixed[i].get(WHOLE_UTTERANCE_FIXED)]
+            ranked = np.array([i for i in ranked if not heads.fixed[i].get(WHOLE_UTTERANCE_FIXED)], dtype=np.int64)
         # Of the nearest sentences' frames, the one the words fill best and explain most.
         best_slots: dict[str, Any] = {}
         best_fill, best_key = 0.0, (False, False, -1, -1.0)
-        for index in order:
-            slots, fill, found = fill_slots(
-                text, label, heads.frames[index], heads.fixed[index], engine.home,
-                heads.template_words.get(label, set()), engine.vocabulary, context, heads.sources[index],
-                mentions,
-            )
-            # As HA's matcher does, a frame naming a device beats one describing it.
-            key = (fill >= 1.0, "name" in slots and slots["name"] != "all", found, fill)
-            if key > best_key:
-                best_slots, best_fill, best_key = slots, fill, key
+        for rounds, candidates in enumerate((order, _home_frames(ranked, heads, NEIGHBOURS) if mentions else [])):
+            if whole or rounds and _HOME_SLOTS & set(best_slots):
+                break  # the near frames used the names said; farther ones are not needed
+            for index in candidates:
+                slots, fill, found = fill_slots(
+                    text, label, heads.frames[index], heads.fixed[index], engine.home,
+                    heads.template_words.get(label, set()), engine.vocabulary, context, heads.sources[index],
+                    mentions,
+                )
+                # As HA's matcher does, a frame naming a device beats one describing it.
+                key = (fill >= 1.0, "name" in slots and slots["name"] != "all", found, fill)
+                if key > best_key:
+                    best_slots, best_fill, best_key = slots, fill, key
+        if whole:
+            best_slots, best_fill = {whole: text}, 1.0
         confidence = float(probs[best]) * (0.6 + 0.4 * closeness) * (0.5 + 0.5 * max(best_fill, 0.0))
         if not _has_request_words(text, mentions):
             confidence *= BARE_NAME_FACTOR  # "bedroom" alone names a place, asks for nothing
         return label, best_slots, confidence
+
+
+_HOME_SLOTS = {"name", "area", "floor"}
+
+
+def _home_frames(ranked: np.ndarray, heads: _Heads, count: int) -> list[int]:
+    """The nearest training sentences naming things in the home, one per slot frame: many near
+    sentences without a name ("turn it off", "switch that off") must not hide the frame that
+    fits when a name was said ("shut off the coffee maker")."""
+    chosen, seen = [], set()
+    for index in ranked:
+        key = (heads.frames[index], tuple(sorted(heads.fixed[index].items())))
+        if key not in seen and _HOME_SLOTS & set(heads.frames[index]):
+            seen.add(key)
+            chosen.append(int(index))
+            if len(chosen) == count:
+                break
+    return chosen
 
 
 def _has_request_words(text: str, mentions: list[Any]) -> bool:
@@ -313,7 +400,28 @@ def _exact_slots(result: Any) -> int:
     return sum(not e.is_wildcard for e in result.entities.values())
 
 
-def _slot_values(result: Any) -> dict[str, Any]:
+def _is_personal(text: str) -> bool:
+    """Whether the words are about the user or someone's things: "my keys", "Amy's birthday"."""
+    words = text.lower().split()
+    return any(w in _PERSONAL_WORDS or (w.endswith("'s") and w not in _NOT_POSSESSIVE) for w in words)
+
+
+def normalise_text(text: str | None) -> str:
+    """The words as said: transcriber punctuation out, spaces tidied, case and apostrophes kept.
+
+    >>> normalise_text("Set a timer.  ")
+    'Set a timer'
+    >>> normalise_text("Volume -10, please!")
+    'Volume -10 please'
+    """
+    text = _THOUSANDS_COMMA_RE.sub("", (text or "").replace("’", "'"))
+    return " ".join(_PUNCTUATION_RE.sub(" ", text).split())
+
+
+def _slot_values(result: Any, text: str = "") -> dict[str, Any]:
+    whole = (result.intent_metadata or {}).get(WHOLE_UTTERANCE_KEY) if text else None
+    if whole:
+        return {whole: text}  # the statement itself: "I like my coffee black"
     slots = {}
     for entity in result.entities.values():
         value = entity.value

@@ -31,6 +31,10 @@ from hassil.util import merge_dict, normalize_whitespace
 
 _LOGGER = logging.getLogger(__name__)
 DEVICE_SENTENCES_DIR = Path(__file__).resolve().parent.parent / "sentences"
+# A template's metadata may name a slot that is the whole utterance ("I like my coffee black" is
+# the fact); sampled examples carry that in ``fixed`` under WHOLE_UTTERANCE_FIXED.
+WHOLE_UTTERANCE_KEY = "whole_utterance"
+WHOLE_UTTERANCE_FIXED = "__whole_utterance__"
 
 
 class SentenceError(ValueError):
@@ -307,6 +311,9 @@ class _Sampler:
                                 if isinstance(spec, dict) and spec.get("slot"):
                                     frame.add(key)
                             fixed = tuple(sorted((k, v) for k, v in block.slots.items() if isinstance(v, (str, int, float))))
+                            whole = (block.metadata or {}).get(WHOLE_UTTERANCE_KEY)
+                            if whole:  # the nearest-sentence slot filler gives the whole utterance
+                                fixed += ((WHOLE_UTTERANCE_FIXED, whole),)
                             literal = text
                             for value in slots.values():
                                 if isinstance(value, str):

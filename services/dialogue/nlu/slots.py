@@ -44,38 +44,95 @@ _WILDCARD_SLOTS = {"item", "fact", "query", "message", "search_query", "time", "
 _NUMBER_SLOTS = ("brightness", "volume", "position", "temperature", "percentage", "volume_step")
 
 
+_DIGITS = {w: n for w, n in _UNITS.items() if 1 <= n <= 9 and w not in ("a", "an")}
+_NEGATIVE = {"minus", "negative"}
+_SCALES = {"hundred": 100, "thousand": 1000}
+# A minus sign before digits ("-5 minutes") is said as "minus": _norm() would drop the sign.
+_MINUS_SIGN_RE = re.compile(r"(?<![\w.])[-\u2212](?=\d)")
+_THOUSANDS_COMMA_RE = re.compile(r"(?<=\d),(?=\d{3}\b)")  # "1,000"
+
+
+def number_words(text: str) -> list[str]:
+    """The words of ``text`` for number parsing: lower case, signs kept as "minus", no hyphens."""
+    text = _THOUSANDS_COMMA_RE.sub("", _MINUS_SIGN_RE.sub(" minus ", text))
+    return _norm(text).replace("-", " ").split()
+
+
+def _below_hundred(words: list[str], i: int) -> tuple[int | None, int]:
+    """"seven", "forty", "forty two" at ``words[i]``; returns (value, index after it)."""
+    if i < len(words) and words[i] in _TENS:
+        value, i = _TENS[words[i]], i + 1
+        if i < len(words) and words[i] in _DIGITS:
+            value, i = value + _DIGITS[words[i]], i + 1
+        return value, i
+    if i < len(words) and words[i] in _UNITS and words[i] not in ("a", "an"):
+        return _UNITS[words[i]], i + 1
+    return None, i
+
+
+def _below_thousand(words: list[str], i: int) -> tuple[int | None, int]:
+    """"one hundred and twenty", "a hundred", "twelve hundred", "forty" at ``words[i]``."""
+    value, j = _below_hundred(words, i)
+    if value is None and i < len(words) and words[i] in ("a", "an", "hundred"):
+        if words[i] == "hundred":
+            value, j = 1, i
+        elif i + 1 < len(words) and words[i + 1] in _SCALES:
+            value, j = 1, i + 1  # "a hundred", "a thousand"
+    if value is None:
+        return None, i
+    if j < len(words) and words[j] == "hundred":
+        value, j = value * 100, j + 1
+        rest_at = j + 1 if j < len(words) and words[j] == "and" else j
+        rest, after = _below_hundred(words, rest_at)
+        if rest is not None:
+            value, j = value + rest, after
+    return value, j
+
+
+def _word_number(words: list[str], i: int) -> tuple[int | None, int]:
+    """A number in words up to the thousands: "a thousand", "two thousand and five"."""
+    value, j = _below_thousand(words, i)
+    if value is None:
+        if i < len(words) and words[i] == "thousand":
+            value, j = 1, i
+        else:
+            return None, i
+    if j < len(words) and words[j] == "thousand":
+        value, j = value * 1000, j + 1
+        rest_at = j + 1 if j < len(words) and words[j] == "and" else j
+        rest, after = _below_thousand(words, rest_at)
+        if rest is not None and (rest_at == j or rest < 100):  # "thousand and five", not "... and a hundred"
+            value, j = value + rest, after
+    return value, j
+
+
 def parse_number(words: list[str], start: int) -> tuple[float | None, int]:
-    """A number (digits or English words) at ``words[start]``; returns (value, words used)."""
+    """A number (digits or English words, up to the thousands; "minus"/"negative" keep their
+    sign, so that a skill can refuse it) at ``words[start]``; returns (value, words used)."""
     if start >= len(words):
         return None, 0
+    if words[start] in _NEGATIVE:
+        value, used = parse_number(words, start + 1)
+        if value is None or words[start + 1] in _NEGATIVE:
+            return None, 0
+        return -value, used + 1
     word = words[start].rstrip("%")
     if re.fullmatch(r"\d+(\.\d+)?", word):
         value = float(word)
-        return (int(value) if value.is_integer() else value), 1
-    total, used = 0, 0
-    i = start
-    if words[i] in _TENS:
-        total += _TENS[words[i]]
-        i += 1
-        if i < len(words) and words[i] in _UNITS and words[i] not in ("a", "an", "zero"):
-            total += _UNITS[words[i]]
-            i += 1
-        used = i - start
-    elif words[i] in _UNITS:
-        total = _UNITS[words[i]]
-        i += 1
         used = 1
-    elif words[i] == "hundred":
-        return 100, 1
-    if used and i < len(words) and words[i] == "hundred":
-        total *= 100
-        used += 1
-    return (total, used) if used else (None, 0)
+        if start + 1 < len(words) and words[start + 1] in _SCALES:  # "2 thousand"
+            value, used = value * _SCALES[words[start + 1]], 2
+        return (int(value) if value.is_integer() else value), used
+    if word in ("a", "an"):
+        value, end = _word_number(words, start)
+        return (value, end - start) if value is not None else (1, 1)  # "a minute"
+    value, end = _word_number(words, start)
+    return (value, end - start) if value is not None else (None, 0)
 
 
 def find_duration(text: str) -> dict[str, int]:
     """{"hours"|"minutes"|"seconds": n} for "nine minutes", "an hour and a half", "90 seconds"."""
-    words = _norm(text).replace("-", " ").split()
+    words = number_words(text)
     found: dict[str, int] = {}
     i = 0
     while i < len(words):
@@ -110,7 +167,7 @@ def find_number(text: str, skip_duration: bool = True) -> int | float | None:
     decimal = _DECIMAL_RE.search(text)
     if decimal:
         return float(decimal.group(1))
-    words = _norm(text).replace("-", " ").split()
+    words = number_words(text)
     i = 0
     while i < len(words):
         value, used = parse_number(words, i)
@@ -225,7 +282,7 @@ def _find_phrase(norm: str, pairs: list[tuple[str, Any]]) -> Any:
 
 def find_durations(text: str) -> list[tuple[dict[str, int], bool]]:
     """Each duration in the words, and whether it names a timer ("the 5 minute timer")."""
-    words = _norm(text).replace("-", " ").split()
+    words = number_words(text)
     found: list[tuple[dict[str, int], bool]] = []
     i = 0
     while i < len(words):
@@ -377,14 +434,24 @@ def fill_slots(
     }
     if intent == "SamanthaSetName":
         wild.add("name")
+    said = _values_said(slots)
+    if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in slots.values()):
+        said |= _NUMBER_WORDS  # "minus five" is the duration, not the timer's name
     for slot in sorted(wild):
         wanted_parts += 1
-        value = strip_template_words(text, template_words | _values_said(slots))
+        value = strip_template_words(text, template_words | said)
+        if value and all(w.isdigit() or w in _NUMBER_WORDS for w in _norm(value).split()):
+            value = ""  # only a number: the duration or level, said already
         if value:
             slots[slot] = value
             found_parts += 1
     completeness = found_parts / wanted_parts if wanted_parts else 1.0
     return slots, completeness, found_parts
+
+
+_NUMBER_WORDS = (
+    (set(_UNITS) - {"a", "an"}) | set(_TENS) | {"hundred", "thousand", "and", "minus", "negative", "half", "quarter"}
+)
 
 
 def _values_said(slots: dict[str, Any]) -> set[str]:
