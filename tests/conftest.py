@@ -18,7 +18,8 @@ from services.messages import BadMessage, Message, parse
 
 # The dialogue model trains once for the whole suite (and its service processes), not once per
 # test's state folder: its heads and embeddings are keyed by the sentences they were trained on.
-os.environ.setdefault("SAMANTHA_NLU_CACHE", os.path.join(tempfile.gettempdir(), "samantha-test-nlu-cache"))
+NLU_TEST_CACHE = os.path.join(tempfile.gettempdir(), "samantha-test-nlu-cache")
+os.environ.setdefault("SAMANTHA_NLU_CACHE", NLU_TEST_CACHE)
 
 
 class BusProbe:

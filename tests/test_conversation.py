@@ -48,15 +48,11 @@ def home() -> Home:
     return Home.from_dicts(ENTITIES, areas=AREAS)
 
 
-# Trained heads are cached here between runs (keyed by the sentences' fingerprint, as on the
-# device), so only the first run after a sentence change pays for training.
-from tests.test_dialogue_support import MODEL_CACHE  # noqa: E402  (shared with the service tests)
-
-
 @pytest.fixture(scope="session")
-def model(home) -> DialogueModel:
-    """The real dialogue model, loaded once for the whole session."""
-    return DialogueModel.load(MODEL_CACHE, None, home)
+def model(home, tmp_path_factory) -> DialogueModel:
+    """The real dialogue model, loaded once for the whole session (its trained heads come from the
+    suite's shared cache, $SAMANTHA_NLU_CACHE, keyed by the sentences as on the device)."""
+    return DialogueModel.load(tmp_path_factory.mktemp("dialogue-state"), None, home)
 
 
 class Clock:

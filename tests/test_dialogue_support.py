@@ -8,7 +8,6 @@ import os
 import queue
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,10 +17,8 @@ import numpy as np
 
 from services.broker import PrivateBroker
 from services.messages import DeviceState
+from tests.conftest import NLU_TEST_CACHE
 
-# Shared with tests/test_conversation.py: trained heads are keyed by the sentences' fingerprint,
-# as on the device, so only the first run after a sentence change pays for training.
-MODEL_CACHE = Path(tempfile.gettempdir()) / "samantha-test-dialogue-model"
 SERVICE_START_S = 240.0  # a first run trains the model; generous for a busy CI machine
 ENTITIES = [
     {"entity_id": "light.kitchen", "name": "Kitchen light", "area": "Kitchen", "domain": "light"},
@@ -29,20 +26,11 @@ ENTITIES = [
 ]
 
 
-def trained_model_cache() -> Path:
-    """MODEL_CACHE with the model trained for the shipped sentences (trains it if needed)."""
-    from services.dialogue.nlu import DialogueModel, Home
-
-    DialogueModel.load(MODEL_CACHE, None, Home.from_dicts([]))
-    return MODEL_CACHE
-
-
 def prepare_state_dir(state_dir: Path) -> Path:
-    """A fresh state folder whose trained model comes from the cache (a link, not a copy)."""
+    """A fresh state folder. The trained model comes from the suite's shared cache
+    ($SAMANTHA_NLU_CACHE, keyed by the sentences), so only the first start after a change trains."""
+    os.environ.setdefault("SAMANTHA_NLU_CACHE", NLU_TEST_CACHE)  # for bench/dialogue.py too
     state_dir.mkdir(parents=True, exist_ok=True)
-    link = state_dir / "nlu"
-    if not link.exists():
-        link.symlink_to(trained_model_cache() / "nlu", target_is_directory=True)
     return state_dir
 
 
