@@ -766,6 +766,17 @@ def test_name(talk_in, tell, ask):
     talk_in(scenario)
 
 
+@pytest.mark.parametrize("ask", ["what's your name", "who are you", "what should I call you"])
+def test_she_says_who_she_is_and_it_is_not_the_users_name(talk_in, ask):
+    async def scenario(talk: Talk) -> None:
+        await talk.say("my name is Theo")
+        reply = await talk.say(ask)
+        assert has(reply, "Samantha") and "Theo" not in reply, reply
+        assert not talk.last.expect_reply
+
+    talk_in(scenario)
+
+
 def test_name_is_asked_for_and_used_in_replies(talk_in):
     async def scenario(talk: Talk) -> None:
         await talk.say("what's my name")

@@ -591,6 +591,9 @@ class Conversation:
     async def _on_SamanthaHowAreYou(self, turn: Turn) -> Reply:
         return Reply(self.say("how_are_you"))
 
+    async def _on_SamanthaWhoAreYou(self, turn: Turn) -> Reply:
+        return Reply(self.say("my_name"))
+
     async def _on_SamanthaYes(self, turn: Turn) -> Reply:
         return Reply(self.say("yes_nothing"))
 

@@ -142,7 +142,10 @@ RESPONSES: dict[str, list[str]] = {
     "name_known": ["You're {user}.", "Your name is {user}.", "You're {user}, of course."],
     "name_unknown": ["You haven't told me your name yet. What should I call you?"],
     "name_bad": ["Hmm, that doesn't sound like a name. What should I call you?"],
-    "my_name": ["I'm Samantha.", "Samantha. Nice to talk to you."],
+    "my_name": [
+        "I'm Samantha.", "Samantha. Nice to talk to you.",
+        "I'm Samantha, the voice in this speaker. Nothing you say to me leaves the room.",
+    ],
     # --- small talk ---------------------------------------------------------------------------
     "greeting": ["Hi!", "Hello!", "Hey there.", "Hi, {user}!", "Hello, {user}."],
     "greeting_morning": ["Good morning!", "Morning, {user}!"],
