@@ -37,7 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench._audio_mix import espeak, mix_at_snr, music, noise, piper, pitch_shift  # noqa: E402
 from services.listener.audio_file import frames  # noqa: E402
-from services.listener.wake import FRAME_S, REFRACTORY_S, WakeWordDetector  # noqa: E402
+from services.listener.verify import (  # noqa: E402
+    VERIFY_AFTER_MAX_S, VERIFY_SETTLE_S, VERIFY_WINDOW_S, WakeVerifier, ready_to_verify)
+from services.listener.wake import FRAME_S, FRAME_SAMPLES, REFRACTORY_S, WakeWordDetector  # noqa: E402
 
 WAKE_PHRASE = "hey jarvis"
 ESPEAK_VOICES = ["en-us", "en-gb", "en-us+m3", "en-gb+m3", "en-us+f2", "en-gb-x-rp", "en-029",
@@ -56,6 +58,8 @@ NOISE_MUSIC_S = 300.0
 IDLE_LIVE_S = 20.0
 IDLE_SERVICE_S = 30.0
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+CANDIDATE_THRESHOLDS = (0.1, 0.15, 0.2, 0.25)
+WINDOW_SAMPLES = round(VERIFY_WINDOW_S * 16000)
 
 # Everyday speech near a speaker, and some that sound a bit like the wake word on purpose.
 SENTENCES = [
@@ -109,6 +113,58 @@ def detections(scores: np.ndarray, threshold: float) -> list[int]:
             fired.append(int(index))
             quiet_until = index + refractory_frames
     return fired
+
+
+class VerifierRun:
+    """The listener's verification rule applied to recorded scores: candidates at a low threshold,
+    each passed directly (score >= threshold before the verifier is asked, if allowed) or by Whisper
+    hearing the wake phrase in the VERIFY_WINDOW_S that ends when the score has stopped rising."""
+
+    def __init__(self, verifier: WakeVerifier) -> None:
+        self.verifier = verifier
+        self._verdicts: dict[tuple[int, int], object] = {}
+        self.seconds: list[float] = []
+
+    def verdict(self, key: int, audio: np.ndarray, index: int):
+        """The verdict on the window ending after frame index."""
+        if (key, index) not in self._verdicts:
+            end = (index + 1) * FRAME_SAMPLES
+            window = audio[max(0, end - WINDOW_SAMPLES):end]
+            started = time.monotonic()
+            self._verdicts[(key, index)] = self.verifier.verify(window, "hey_jarvis")
+            self.seconds.append(time.monotonic() - started)
+        return self._verdicts[(key, index)]
+
+    def accepted(self, key: int, audio: np.ndarray, scores: np.ndarray, candidate: float, threshold: float,
+                 direct: bool) -> list[int]:
+        fired = []
+        for index in detections(scores, candidate):
+            peak, since_peak, at = scores[index], 0, index
+            while True:  # the pipeline's _follow_candidate, frame by frame
+                if direct and peak >= threshold:
+                    fired.append(index)
+                    break
+                if at > index and ready_to_verify((at - index) * FRAME_S, since_peak * FRAME_S):
+                    if self.verdict(key, audio, at).accepted:
+                        fired.append(index)
+                    break
+                at += 1
+                if at >= len(scores):
+                    at -= 1  # end of the audio: the verifier hears what there is
+                    if self.verdict(key, audio, at).accepted:
+                        fired.append(index)
+                    break
+                if scores[at] > peak:
+                    peak, since_peak = scores[at], 0
+                else:
+                    since_peak += 1
+        return fired
+
+    def misses(self, key: int) -> list[str]:
+        return [v.text for (k, _i), v in self._verdicts.items() if k == key and not v.accepted]
+
+    def texts(self, key: int) -> list[str]:
+        return [v.text for (k, _i), v in self._verdicts.items() if k == key]
 
 
 def score_stream(detector: WakeWordDetector, audio: np.ndarray) -> np.ndarray:
@@ -237,6 +293,7 @@ def main() -> int:
     peaks: dict[str, list[float]] = {c: [] for c in conditions}
     counts: dict[str, list[int]] = {c: [] for c in conditions}
     misses: list[str] = []
+    recorded: list[tuple[int, str, str, np.ndarray, np.ndarray]] = []  # key, clip, condition, audio, scores
     for name, clip in clips:
         for condition in conditions:
             lead, tail = int(LEAD_S * 16000), int(TAIL_S * 16000)
@@ -246,6 +303,7 @@ def main() -> int:
                 start = int(rng.integers(0, 16000 * 10 - len(clip) - lead - tail))
                 audio = mix_at_snr(clip, backgrounds[condition][start:start + lead + len(clip) + tail], SNR_DB, lead)
             scores = score_stream(detector, audio)
+            recorded.append((len(recorded), name, condition, audio, scores))
             peaks[condition].append(float(scores.max()))
             counts[condition].append(len(detections(scores, threshold)))
             if counts[condition][-1] == 0:
@@ -288,6 +346,48 @@ def main() -> int:
         clean = sum(p >= t for p in peaks["clean"])
         print(f"| {t:.1f} | {100 * noisy / noisy_total:.1f} % | {100 * clean / total:.1f} % | "
               f"{len(detections(negative_scores, t))} in {stream_s / 60:.0f} min |")
+
+    from services.listener.stt import WhisperSpeechToText
+
+    stt = WhisperSpeechToText()
+    stt.warm_up()
+    run = VerifierRun(WakeVerifier(stt))
+    negative_key = -1
+    print(f"\n## Verifier: Whisper tiny.en on the last {VERIFY_WINDOW_S:g} s once the score has stopped rising for "
+          f"{VERIFY_SETTLE_S:g} s (at most {VERIFY_AFTER_MAX_S:g} s after the candidate)")
+    print("verify = every candidate is verified; direct = a score >= threshold before the verifier is asked "
+          "passes without verification, lower candidates are verified")
+    print("| candidate threshold | policy | clean | white | pink | brown | all noisy | espeak-ng noisy | "
+          "Piper noisy | false accepts / stream | more than one detection |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for candidate in CANDIDATE_THRESHOLDS:
+        for policy in ("verify", "direct"):
+            hits = {c: [] for c in conditions}
+            multiple = 0
+            for key, name, condition, audio, scores in recorded:
+                fired = run.accepted(key, audio, scores, candidate, threshold, policy == "direct")
+                hits[condition].append(bool(fired))
+                multiple += len(fired) > 1
+            false = run.accepted(negative_key, stream, negative_scores, candidate, threshold, policy == "direct")
+            noisy = [h for c in NOISES for h in hits[c]]
+            noisy_espeak = sum(sum(hits[c][:n_espeak]) for c in NOISES)
+            noisy_piper = sum(sum(hits[c][n_espeak:]) for c in NOISES)
+            cells = " | ".join(f"{100 * sum(hits[c]) / total:.1f} %" for c in conditions)
+            print(f"| {candidate:.2f} | {policy} | {cells} | {100 * sum(noisy) / len(noisy):.1f} % | "
+                  f"{noisy_espeak}/{3 * n_espeak} | {noisy_piper}/{3 * (total - n_espeak)} | "
+                  f"{len(false)} in {stream_s / 60:.0f} min"
+                  + (" (" + ", ".join(f"{i * FRAME_S / 60:.1f} min" for i in false) + ")" if false else "")
+                  + f" | {multiple} |")
+    rejected = [f"{name} / {condition}: {text!r}" for key, name, condition, _a, _s in recorded
+                if condition != "clean" for text in run.misses(key)]
+    print(f"Wake clips in noise the verifier rejected ({len(rejected)} candidates): " + "; ".join(rejected))
+    texts = run.texts(negative_key)
+    print(f"Verifier on the non-wake stream: {len(texts)} candidates at <= {max(CANDIDATE_THRESHOLDS)}, heard as: "
+          + "; ".join(repr(t) for t in texts))
+    seconds = np.array(run.seconds)
+    print(f"Verification time (this machine, {len(seconds)} runs): median {1000 * np.median(seconds):.0f} ms, "
+          f"p95 {1000 * np.percentile(seconds, 95):.0f} ms")
+    stt.close()
 
     print("\n## Speed")
     sample = stream[: 16000 * 120]

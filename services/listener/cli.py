@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wake-word", action="append", dest="wake_words", metavar="NAME",
                         help="wake word to listen for (repeatable; default from settings)")
     parser.add_argument("--threshold", type=float, help="wake-word threshold (default from settings)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="take openWakeWord's detections without Whisper's confirmation (wake_verify = false)")
     parser.add_argument("--phrases", metavar="FILE",
                         help="vocabulary, one phrase per line (default <state_dir>/vocabulary.txt if present)")
     parser.add_argument("--free", action="store_true", help="Vosk: free recognition, no grammar from the phrases")
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from .stt import SpeechToTextError, load_speech_to_text
     from .vad import EndpointerSettings, VoiceActivityDetector
     from .vocabulary import VOCABULARY_FILE, read_phrases
+    from .verify import wake_verifier
     from .wake import WakeWordDetector, WakeWordError
 
     listener = settings.listener
@@ -122,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             current["file"] = name
             if wake is not None:
                 wake.reset()
-            pipeline = ListeningPipeline(wake, vad, stt, endpoints, on_partial)
+            pipeline = ListeningPipeline(wake, vad, stt, endpoints, on_partial,
+                                         verifier=wake_verifier(stt, listener.wake_verify and not args.no_verify),
+                                         candidate_threshold=listener.wake_candidate_threshold,
+                                         direct_pass=listener.wake_direct_pass)
             _hear(pipeline, samples, name, emit, continuous=args.no_wake, realtime=args.realtime)
     finally:
         stt.close()
@@ -158,6 +164,8 @@ def _hear(pipeline, samples, name: str, emit: _Printer, continuous: bool, realti
             time.sleep(max(0.0, started + index * FRAME_S - time.monotonic()))
         for event in pipeline.process(frame):
             report(event)
+    for event in pipeline.settle_wake():
+        report(event)
     stopped = pipeline.end_of_input()
     if stopped is not None and (stopped.transcript is not None or not continuous):
         report(stopped, restart=False)

@@ -17,15 +17,18 @@ the on_partial callback (from that thread).
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from .stt import PartialCallback, SpeechToText, Utterance
 from .vad import Endpoint, Endpointer, EndpointerSettings, VoiceActivityDetector
-from .wake import FRAME_SAMPLES, SAMPLE_RATE, WakeWordDetector
+from .verify import VERIFY_WINDOW_S, WakeVerifier, ready_to_verify
+from .wake import FRAME_SAMPLES, SAMPLE_RATE, Detection, WakeWordDetector
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
 # Silence after speech before Whisper starts guessing the transcript. Two frames: gaps between
 # words are shorter, and the guess still gets most of the trailing silence to run in.
 PAUSE_GUESS_S = 0.16
+VERIFY_WINDOW_FRAMES = round(VERIFY_WINDOW_S / FRAME_S)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,17 @@ class _Request:
     paused: bool = False
 
 
+@dataclass
+class _Candidate:
+    """A wake-word candidate waiting for the verifier; the audio after it is kept for the request."""
+
+    detection: Detection
+    peak: float
+    frames: list[np.ndarray] = field(default_factory=list)
+    frames_since_peak: int = 0
+    verdict: concurrent.futures.Future | None = None
+
+
 class ListeningPipeline:
     """Wake word, end of speech and speech-to-text over a stream of 80 ms int16 frames."""
 
@@ -86,8 +101,20 @@ class ListeningPipeline:
         stt: SpeechToText,
         endpoints: EndpointerSettings,
         on_partial: PartialCallback | None = None,
+        verifier: WakeVerifier | None = None,
+        candidate_threshold: float = 0.2,
+        direct_pass: bool = True,
+        on_wake_verdict: Callable[[], None] | None = None,
     ) -> None:
+        """verifier: confirm wake-word candidates (scores >= candidate_threshold) with Whisper before
+        they count; with direct_pass, a score at or above the detector's threshold counts at once."""
         self.wake = wake
+        self.verifier = verifier
+        self.candidate_threshold = candidate_threshold
+        self.direct_pass = direct_pass
+        self.on_wake_verdict = on_wake_verdict
+        self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=VERIFY_WINDOW_FRAMES)
+        self._candidate: _Candidate | None = None
         self.vad = vad
         self.stt = stt
         self.endpoints = endpoints
@@ -116,9 +143,16 @@ class ListeningPipeline:
             raise ValueError(f"frames are {FRAME_SAMPLES} samples, not {len(frame)}")
         self._samples += len(frame)
         events: list[Event] = []
+        if self.verifier is not None:
+            self._recent.append(frame)
         # The wake model sees every frame, so its window is current when detection is wanted again.
-        detection = self.wake.process(frame) if self.wake is not None else None
+        detection = self._detect(frame) if self.wake is not None else None
+        if self._candidate is not None:
+            return self._follow_candidate(frame)
         if detection is not None and not self.speaking and self._request is None:
+            if self.verifier is not None and not (self.direct_pass and detection.score >= self.wake.threshold):
+                self._candidate = _Candidate(detection, detection.score)
+                return events
             events.append(WakeWordHeard(detection.wake_word, detection.score, self.now_s))
             events.append(self.listen_now("wake"))
             return events  # the frame that completed the wake word is not part of the request
@@ -128,7 +162,74 @@ class ListeningPipeline:
                 events.append(stopped)
         return events
 
-    def _listen(self, request: _Request, frame: np.ndarray) -> ListeningStopped | None:
+    def _detect(self, frame: np.ndarray) -> Detection | None:
+        """The detector's verdict on a frame; with a verifier, at the (lower) candidate threshold."""
+        assert self.wake is not None
+        if self.verifier is None:
+            return self.wake.process(frame)
+        return self.wake.process(frame, min(self.candidate_threshold, self.wake.threshold), keep_history=True)
+
+    def _follow_candidate(self, frame: np.ndarray) -> list[Event]:
+        """Keep the audio after a candidate, let the verifier hear it, and act on its verdict."""
+        candidate = self._candidate
+        assert candidate is not None and self.wake is not None and self.verifier is not None
+        candidate.frames.append(frame)
+        score = self.wake.last_scores.get(candidate.detection.wake_word, 0.0)
+        if score > candidate.peak:
+            candidate.peak, candidate.frames_since_peak = score, 0
+        else:
+            candidate.frames_since_peak += 1
+        if self.direct_pass and candidate.peak >= self.wake.threshold:
+            return self._confirm(candidate, "score")  # sure enough on its own, verdict or not
+        if candidate.verdict is None:
+            if not ready_to_verify(len(candidate.frames) * FRAME_S, candidate.frames_since_peak * FRAME_S):
+                return []
+            candidate.verdict = self.verifier.submit(np.concatenate(self._recent), candidate.detection.wake_word)
+            if self.on_wake_verdict is not None:
+                candidate.verdict.add_done_callback(lambda _future: self.on_wake_verdict())
+        return self.poll_wake()
+
+    def poll_wake(self) -> list[Event]:
+        """Act on the verifier's verdict if it is in: the events, [] while there is none.
+
+        Frames call this anyway; on_wake_verdict (from the worker thread) says when to call it
+        between frames, so that a verdict does not wait for the next frame (a stalled microphone)."""
+        candidate = self._candidate
+        if candidate is None or candidate.verdict is None or not candidate.verdict.done():
+            return []
+        return self._settle(candidate)
+
+    def _settle(self, candidate: _Candidate) -> list[Event]:
+        assert candidate.verdict is not None
+        try:
+            verdict = candidate.verdict.result()
+        except Exception:  # noqa: BLE001 - a failing verifier must not stop the wake word
+            _LOGGER.warning("wake-word verifier failed; taking the candidate", exc_info=True)
+            return self._confirm(candidate, "verifier failed")
+        if verdict.accepted:
+            return self._confirm(candidate, f"verifier heard {verdict.text!r}")
+        _LOGGER.info("Wake-word candidate %s (score %.2f) rejected: the verifier heard %r",
+                     candidate.detection.wake_word, candidate.peak, verdict.text)
+        self._candidate = None
+        return []
+
+    def _confirm(self, candidate: _Candidate, why: str) -> list[Event]:
+        """The candidate is the wake word: the request began right after it, with the audio kept since."""
+        self._candidate = None
+        detection = candidate.detection
+        _LOGGER.debug("wake word %s confirmed (%s)", detection.wake_word, why)
+        events: list[Event] = [WakeWordHeard(detection.wake_word, candidate.peak, detection.at_s),
+                               self.listen_now("wake", began_s=detection.at_s)]
+        for index, kept in enumerate(candidate.frames):
+            if self._request is None:
+                break  # the request ended within the kept audio
+            stopped = self._listen(self._request, kept, at_s=detection.at_s + (index + 1) * FRAME_S)
+            if stopped is not None:
+                events.append(stopped)
+        return events
+
+    def _listen(self, request: _Request, frame: np.ndarray, at_s: float | None = None) -> ListeningStopped | None:
+        """One frame of a request; at_s: the stream time at its end, when replaying kept frames."""
         request.utterance.accept(frame)
         endpoint = request.endpointer.update(self.vad.speech_probability(frame))
         endpointer = request.endpointer
@@ -141,9 +242,9 @@ class ListeningPipeline:
                 request.utterance.resume()
         if endpoint is None:
             return None
-        return self._stop(endpoint.value, transcribe=endpoint is not Endpoint.NO_SPEECH)
+        return self._stop(endpoint.value, transcribe=endpoint is not Endpoint.NO_SPEECH, at_s=at_s)
 
-    def _stop(self, reason: str, transcribe: bool) -> ListeningStopped:
+    def _stop(self, reason: str, transcribe: bool, at_s: float | None = None) -> ListeningStopped:
         request = self._request
         assert request is not None
         self._request = None
@@ -157,15 +258,20 @@ class ListeningPipeline:
         ended = endpointer.last_speech_s
         return ListeningStopped(
             reason=reason,
-            at_s=self.now_s,
+            at_s=self.now_s if at_s is None else at_s,
             source=request.source,
             speech_start_s=None if started is None else request.began_s + started,
             speech_end_s=None if ended is None else request.began_s + ended,
             transcript=future,
         )
 
-    def listen_now(self, source: str = "command", no_speech_timeout_s: float | None = None) -> ListeningBegan:
-        """Start a request without the wake word (button, hub, follow-up); restarts one in progress."""
+    def listen_now(self, source: str = "command", no_speech_timeout_s: float | None = None,
+                   began_s: float | None = None) -> ListeningBegan:
+        """Start a request without the wake word (button, hub, follow-up); restarts one in progress.
+
+        began_s: the stream time the request's audio starts at (after a verified wake word, earlier
+        than now: the audio kept while verifying follows)."""
+        self._candidate = None
         if self._request is not None:
             self._request.utterance.cancel()
         settings = self.endpoints
@@ -176,20 +282,35 @@ class ListeningPipeline:
                 no_speech_timeout_s=no_speech_timeout_s,
                 speech_threshold=settings.speech_threshold,
             )
+        began_s = self.now_s if began_s is None else began_s
         self.vad.reset()
         self._request = _Request(
             source=source,
-            began_s=self.now_s,
+            began_s=began_s,
             endpointer=Endpointer(settings, FRAME_S),
             utterance=self.stt.start(self.on_partial),
         )
-        return ListeningBegan(source, self.now_s)
+        return ListeningBegan(source, began_s)
 
     def cancel(self, reason: str = "cancelled") -> ListeningStopped | None:
-        """Drop the request in progress, if any (stop command, mute)."""
+        """Drop the request in progress, if any (stop command, mute), and any unverified wake word."""
+        self._candidate = None
         if self._request is None:
             return None
         return self._stop(reason, transcribe=False)
+
+    def settle_wake(self) -> list[Event]:
+        """The audio ended (end of a file): wait for the verdict on a wake word being verified.
+
+        Blocks for the verifier, so only for files, before end_of_input()."""
+        candidate = self._candidate
+        if candidate is None:
+            return []
+        if candidate.verdict is None:
+            assert self.verifier is not None
+            candidate.verdict = self.verifier.submit(np.concatenate(self._recent), candidate.detection.wake_word)
+        concurrent.futures.wait([candidate.verdict])
+        return self._settle(candidate)
 
     def end_of_input(self) -> ListeningStopped | None:
         """The audio ended (end of a file): transcribe what was said, if anything."""
@@ -200,6 +321,8 @@ class ListeningPipeline:
     def set_speaking(self, speaking: bool) -> None:
         """The device started/stopped talking; after it stops, the wake word is ignored a little longer."""
         self.speaking = speaking
+        if speaking:
+            self._candidate = None  # heard before the device spoke, but the user is being answered
         if not speaking and self.wake is not None:
             self.wake.suppress_until(self.now_s + self.speaking_tail_s)
 

@@ -40,6 +40,7 @@ from ..messages import (
     WakeWordState,
 )
 from ..service import Service
+from .verify import wake_verifier
 from .pipeline import ListeningBegan, ListeningPipeline, ListeningStopped, WakeWordHeard
 from .stt import SpeechToTextError, load_speech_to_text
 from .vad import EndpointerSettings, VoiceActivityDetector
@@ -121,7 +122,11 @@ class ListenerService(Service):
         endpoints = EndpointerSettings(listener.trailing_silence_s, listener.max_utterance_s,
                                        listener.no_speech_timeout_s, listener.speech_threshold)
         self.pipeline = ListeningPipeline(self.wake, VoiceActivityDetector(), self.stt, endpoints,
-                                          on_partial=self._on_partial)
+                                          on_partial=self._on_partial,
+                                          verifier=wake_verifier(self.stt, listener.wake_verify),
+                                          candidate_threshold=listener.wake_candidate_threshold,
+                                          direct_pass=listener.wake_direct_pass,
+                                          on_wake_verdict=self._wake_verdict_from_thread)
         self.pipeline.speaking_tail_s = listener.speaking_tail_s
         self.muted = False
         self._speaking_timeout: asyncio.TimerHandle | None = None
@@ -135,9 +140,9 @@ class ListenerService(Service):
         stt = load_speech_to_text(listener.stt, self.settings.state_dir, listener.vosk_model, listener.whisper_model,
                                   listener.vosk_grammar)
         stt.set_phrases(Vocabulary(self.settings.state_dir / VOCABULARY_FILE).phrases)
-        stt.warm_up()
-        _LOGGER.info("Wake words %s (threshold %.2f); speech-to-text: %s",
-                     ", ".join(wake.wake_words), wake.threshold, stt.name)
+        stt.warm_up()  # also returns the heap freed after loading to the system
+        _LOGGER.info("Wake words %s (threshold %.2f, verified by Whisper: %s); speech-to-text: %s",
+                     ", ".join(wake.wake_words), wake.threshold, listener.wake_verify, stt.name)
         return wake, stt
 
     async def connected(self) -> None:
@@ -188,6 +193,14 @@ class ListenerService(Service):
             self._frames.get_nowait()
             _LOGGER.warning("Listener fell behind the microphone; dropped a frame")
         self._frames.put_nowait(frame)
+
+    def _wake_verdict_from_thread(self) -> None:
+        """The verifier has decided on a wake-word candidate (from the speech-to-text thread)."""
+        self._loop.call_soon_threadsafe(self._act_on_wake_verdict)
+
+    def _act_on_wake_verdict(self) -> None:
+        for event in self.pipeline.poll_wake():
+            self._publish(event)
 
     def _on_partial(self, text: str) -> None:
         """From the speech-to-text thread."""

@@ -119,21 +119,27 @@ class WakeWordDetector:
         """Report no detection before this stream time (the device is speaking, or just unmuted)."""
         self._quiet_until_s = max(self._quiet_until_s, stream_s)
 
-    def process(self, frame: np.ndarray) -> Detection | None:
+    def process(self, frame: np.ndarray, threshold: float | None = None,
+                keep_history: bool = False) -> Detection | None:
         """Score one frame (int16, 1280 samples); a Detection when a wake word was just heard.
 
         Every frame must go through here, even while a request is being listened to, so that the
-        model's audio window is current when detection is wanted again.
+        model's audio window is current when detection is wanted again. threshold: instead of the
+        configured one (a verifier's lower candidate threshold); keep_history: do not reset the
+        score history on a detection (the model scores 0 for 5 frames after a reset, and a
+        verifier wants to see how high the score goes after a candidate).
         """
+        threshold = self.threshold if threshold is None else threshold
         scores = self._model.predict(frame)
         self._samples_seen += len(frame)
         self.last_scores = {name: float(scores.get(name, 0.0)) for name in self.wake_words}
         if self.now_s < self._quiet_until_s:
             return None
         name, score = max(self.last_scores.items(), key=lambda item: item[1])
-        if score < self.threshold:
+        if score < threshold:
             return None
-        self._model.reset()
+        if not keep_history:
+            self._model.reset()
         self._quiet_until_s = self.now_s + REFRACTORY_S
         _LOGGER.debug("wake word %s, score %.3f at %.2f s", name, score, self.now_s)
         return Detection(wake_word=name, score=score, at_s=self.now_s)

@@ -1,0 +1,120 @@
+"""Second opinion on a wake-word candidate: does Whisper hear the wake phrase in the last seconds?
+
+openWakeWord alone must trade misses in noise against false accepts: at a threshold low enough to
+catch "hey jarvis" in 10 dB white noise it also fires on other speech. So it only *proposes* at a
+low candidate threshold, and the speech-to-text model the listener has loaded anyway (Whisper
+tiny.en; never a second copy) transcribes VERIFY_WINDOW_S of audio around the candidate, prompted
+with the wake phrase. The candidate becomes a detection when the text matches the phrase
+(fuzzy, so "hey jarvis", "a jarvis", "hey, Jervis" and "jarvis" all count).
+
+Verification runs on the speech-to-text worker thread, only for candidates: idle CPU is unchanged.
+
+>>> wake_phrase("hey_jarvis")
+'hey jarvis'
+>>> says_wake_phrase("Hey, Jervis!", "hey jarvis")
+True
+>>> says_wake_phrase("Harvest season is busy.", "hey jarvis")
+False
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .stt import SpeechToText, WhisperSpeechToText
+
+_LOGGER = logging.getLogger(__name__)
+
+# Audio the verifier hears: the ~1 s wake phrase plus what came just before and after it.
+VERIFY_WINDOW_S = 2.0
+# A candidate is proposed as the score starts rising, often before the word is over: Whisper
+# hears the window once the score has stopped rising for VERIFY_SETTLE_S (the word is over), or
+# VERIFY_AFTER_MAX_S after the candidate at the latest.
+VERIFY_SETTLE_S = 0.24
+VERIFY_AFTER_MAX_S = 0.8
+# rapidfuzz scores (0-100): the whole phrase somewhere in the text, or its distinctive last word.
+PHRASE_MATCH = 85.0
+KEY_WORD_MATCH = 82.0  # "jervis" (83) is the word, "jars" (80) is not
+
+
+def ready_to_verify(seconds_since_candidate: float, seconds_since_peak: float) -> bool:
+    """Whether the wake phrase is over, so the verifier can hear it whole."""
+    return seconds_since_peak >= VERIFY_SETTLE_S - 1e-6 or seconds_since_candidate >= VERIFY_AFTER_MAX_S - 1e-6
+
+
+def wake_phrase(model_name: str) -> str:
+    """The words of an openWakeWord model: hey_jarvis -> 'hey jarvis', hey_jarvis_v0.1 -> 'hey jarvis'."""
+    name = re.sub(r"_v\d+(\.\d+)*$", "", model_name)
+    return " ".join(part for part in name.split("_") if part)
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^a-z']+", " ", text.lower()).replace("'", "").split()
+
+
+def says_wake_phrase(text: str, phrase: str) -> bool:
+    """Whether a transcript is the wake phrase, allowing for Whisper's spellings of it.
+
+    Accepted: the phrase within the text (rapidfuzz partial ratio >= PHRASE_MATCH: "hey jarvis",
+    "a jarvis", "hey jarvis set a timer"), or the phrase's last, distinctive word on its own
+    (ratio >= KEY_WORD_MATCH against a word of the text: "jarvis", "jervis", "alexa's").
+    """
+    from rapidfuzz import fuzz
+
+    words = _words(text)
+    if not words:
+        return False
+    target = " ".join(_words(phrase))
+    said = " ".join(words)
+    # partial_ratio finds the shorter string in the longer: a text shorter than the phrase ("hey")
+    # would match a part of the phrase, so it is compared whole.
+    match = fuzz.partial_ratio(target, said) if len(said) >= len(target) else fuzz.ratio(target, said)
+    if match >= PHRASE_MATCH:
+        return True
+    key = target.split()[-1]
+    return any(fuzz.ratio(key, word) >= KEY_WORD_MATCH for word in words)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the verifier heard and whether it is the wake phrase."""
+
+    accepted: bool
+    text: str
+
+
+def wake_verifier(stt: SpeechToText, enabled: bool) -> WakeVerifier | None:
+    """The verifier for this speech-to-text backend when verification is on and possible."""
+    if not enabled:
+        return None
+    if not isinstance(stt, WhisperSpeechToText):
+        _LOGGER.warning("wake_verify needs the Whisper backend (speech-to-text is %s): wake words unverified",
+                        stt.name)
+        return None
+    return WakeVerifier(stt)
+
+
+class WakeVerifier:
+    """Confirms wake-word candidates with the listener's own Whisper model, on its worker thread."""
+
+    def __init__(self, stt: WhisperSpeechToText) -> None:
+        self.stt = stt
+
+    def verify(self, audio: np.ndarray, wake_word: str) -> Verdict:
+        """Transcribe int16 audio ending just after a candidate and match it (runs on the calling thread)."""
+        phrase = wake_phrase(wake_word)
+        text, _confidence = self.stt.transcribe(audio, prompt=phrase.title() + ".")
+        verdict = Verdict(accepted=says_wake_phrase(text, phrase), text=text)
+        _LOGGER.debug("wake verifier: %r -> %s", text, "accept" if verdict.accepted else "reject")
+        return verdict
+
+    def submit(self, audio: np.ndarray, wake_word: str) -> concurrent.futures.Future:
+        """verify() on the speech-to-text worker thread: a Future of the Verdict."""
+        future = self.stt._worker.submit(self.verify, audio, wake_word)
+        self.stt.release_memory_later()
+        return future
