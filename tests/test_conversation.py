@@ -18,6 +18,8 @@ import pytest
 from services.dialogue.conversation import Conversation
 from services.dialogue.memory import Memory
 from services.dialogue.nlu import DialogueModel, Home
+from services.dialogue.service import heard_clearly, spoken_vocabulary
+from services.spoken import normalize_transcript
 from services.dialogue.settings import DialogueSettings
 from services.dialogue.store import Store
 from services.dialogue.turn import Turn
@@ -79,6 +81,7 @@ class Talk:
         kwargs = {"clock": clock} if clock is not None else {}
         self.conv = Conversation(self.settings, self.store, self._publish, home, seed=7, **kwargs)
         self.last = None
+        self._vocabulary = None
 
     def _publish(self, message) -> None:
         self.published.append(message)
@@ -88,11 +91,24 @@ class Talk:
                                        states=self.hub_states)
             asyncio.get_running_loop().call_soon(self.conv.on_home_result, result)
 
-    async def say(self, text: str, follow_up: bool = False) -> str:
+    async def say(self, text: str, follow_up: bool = False, heard: float | None = None) -> str:
+        """Typed text; or, with ``heard`` (the recogniser's confidence), a spoken transcript taken
+        as the dialogue service takes it: normalised, and checked before acting when unclear."""
+        check_first = False
+        if heard is not None:
+            vocabulary = self.vocabulary()
+            text = normalize_transcript(text, vocabulary)
         understanding = self.model.understand(text)
+        if heard is not None and understanding.intent is not None:
+            check_first = not heard_clearly(understanding, heard, vocabulary)
         turn = Turn(text, understanding.intent, dict(understanding.slots), understanding.confidence, follow_up)
-        self.last = await self.conv.respond(turn)
+        self.last = await self.conv.respond(turn, check_first=check_first)
         return self.last.text
+
+    def vocabulary(self):
+        if self._vocabulary is None:
+            self._vocabulary = spoken_vocabulary(self.model.phrases(), self.conv.home.home)
+        return self._vocabulary
 
     def sent(self, kind) -> list:
         return [m for m in self.published if isinstance(m, kind)]
@@ -927,5 +943,91 @@ def test_unknown_device_is_said_plainly(talk_in):
         reply = await talk.say("turn on the lights in the attic")
         assert has(reply, "attic|don't know|can't find|don't see"), reply
         assert not talk.sent(HomeCommand)
+
+    talk_in(scenario)
+
+
+# --- spoken transcripts heard unclearly ----------------------------------------------------------
+
+UNCLEAR_S = 0.4  # a recogniser's confidence under the gate's 0.65
+CLEAR_S = 0.9
+
+
+@pytest.mark.parametrize("heard_text,heard", [
+    ("Turn off the kitchen light.", UNCLEAR_S),  # the recogniser doubted its words
+])
+def test_unclear_home_command_is_read_back_and_done_on_yes(talk_in, heard_text, heard):
+    async def scenario(talk: Talk) -> None:
+        question = await talk.say(heard_text, heard=heard)
+        assert talk.last.expect_reply and has(question, "did you", "turn off the kitchen light"), question
+        assert not talk.sent(HomeCommand)
+        reply = await talk.say("yes", follow_up=True, heard=CLEAR_S)
+        command = talk.sent(HomeCommand)[-1]
+        assert command.intent == "HassTurnOff" and command.entity_ids == ["light.kitchen"]
+        assert has(reply, "kitchen", r"\boff\b"), reply
+
+    talk_in(scenario)
+
+
+def test_unknown_words_guess_is_asked_and_no_does_nothing(talk_in):
+    async def scenario(talk: Talk) -> None:
+        # "blorp" is no word the device knows: the model's guess (a timer) is not acted on.
+        question = await talk.say("Timer five minutes blorp", heard=CLEAR_S)
+        assert talk.last.expect_reply and has(question, "did you", "blorp"), question
+        reply = await talk.say("no", follow_up=True, heard=CLEAR_S)
+        assert has(reply, "never mind|leave it"), reply
+        assert not talk.sent(TimerEvent) and not talk.conv.timers.running()
+        assert not talk.last.expect_reply
+
+    talk_in(scenario)
+
+
+def test_unknown_words_guess_is_carried_out_on_yes(talk_in):
+    async def scenario(talk: Talk) -> None:
+        await talk.say("Timer five minutes blorp", heard=CLEAR_S)
+        assert not talk.conv.timers.running()
+        reply = await talk.say("yes", follow_up=True, heard=CLEAR_S)
+        assert has(reply, "5 minutes|five minutes"), reply
+        assert len(talk.conv.timers.running()) == 1
+
+    talk_in(scenario)
+
+
+def test_unclear_question_answered_with_something_else_lets_it_go(talk_in):
+    async def scenario(talk: Talk) -> None:
+        await talk.say("turn off the kitchen light", heard=UNCLEAR_S)
+        reply = await talk.say("hmm", follow_up=True, heard=CLEAR_S)
+        assert has(reply, "never mind|leave it"), reply
+        assert not talk.sent(HomeCommand) and not talk.last.expect_reply
+
+    talk_in(scenario)
+
+
+@pytest.mark.parametrize("text,heard", [
+    ("Turn off the kitchen light.", CLEAR_S),  # spoken and clear
+    ("Turn off the kitchen light.", None),  # typed
+])
+def test_clear_or_typed_commands_act_at_once(talk_in, text, heard):
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say(text, heard=heard)
+        assert not talk.last.expect_reply, reply
+        assert talk.sent(HomeCommand)[-1].entity_ids == ["light.kitchen"], reply
+
+    talk_in(scenario)
+
+
+def test_unclear_question_that_changes_nothing_is_answered_without_asking(talk_in):
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say("What time is it?", heard=UNCLEAR_S)
+        assert has(reply, r"\d") and not talk.last.expect_reply, reply
+
+    talk_in(scenario)
+
+
+def test_misheard_words_are_brought_back_before_understanding(talk_in):
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say("Sett a tamer four five minutes.", heard=CLEAR_S)
+        assert not talk.last.expect_reply, reply
+        assert len(talk.conv.timers.running()) == 1 and has(reply, "5 minutes|five minutes"), reply
 
     talk_in(scenario)

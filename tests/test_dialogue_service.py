@@ -223,3 +223,22 @@ def test_bad_transcripts_are_dropped(dialogue, probe, payload):
     probe.publish_raw(TranscriptReady.TOPIC, payload)
     assert ask(probe, "what's the date").text
     assert dialogue.process.poll() is None
+
+
+def test_unclear_spoken_command_is_read_back_before_acting(dialogue, probe):
+    probe.drain()
+    start = len(probe.history)
+    # Whisper's own doubt (mean token probability 0.4) on words that would switch a light off.
+    probe.publish(TranscriptReady(text="Turn off the kitchen light.", confidence=0.4, backend="whisper"))
+    question = probe.wait_for(Say, timeout=20)
+    assert question.expect_reply and "turn off the kitchen light" in question.text.lower(), question
+    assert not [m for m in probe.history[start:] if isinstance(m, HomeCommand)]
+    probe.publish(TranscriptReady(text="Yes.", confidence=0.9, backend="whisper", follow_up=True))
+    command = probe.wait_for(HomeCommand, timeout=20)
+    assert command.intent == "HassTurnOff" and command.entity_ids == ["light.kitchen"]
+    probe.publish(HomeCommandResult(request_id=command.request_id, ok=True))
+    assert "off" in probe.wait_for(Say).text
+    # Heard clearly, it is done at once.
+    probe.drain()
+    probe.publish(TranscriptReady(text="Turn on the kitchen light.", confidence=0.9, backend="whisper"))
+    assert probe.wait_for(HomeCommand, timeout=20).intent == "HassTurnOn"

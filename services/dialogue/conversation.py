@@ -86,6 +86,14 @@ _REMEMBER_WORDS_RE = re.compile(r"^(please\s+)?remember\b", re.I)
 _YES_WORDS = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "absolutely", "definitely",
               "please", "do", "go"}
 _NO_WORDS = {"no", "nope", "nah", "don't", "dont", "not", "cancel", "stop"}
+# Intents that change nothing (or only stop something): acted on even when heard unclearly, since a
+# wrong answer costs less than a question ("Did you mean: what time is it?").
+NOTHING_CHANGES_INTENTS = frozenset({
+    "SamanthaGreeting", "SamanthaThanks", "SamanthaHowAreYou", "SamanthaWhoAreYou", "SamanthaWhatCanYouDo",
+    "SamanthaRepeat", "SamanthaYes", "SamanthaNo", "SamanthaStop", "HassNevermind", "SamanthaGetName",
+    "SamanthaRecall", "HassGetCurrentTime", "HassGetCurrentDate", "HassGetState", "HassTimerStatus",
+    "SamanthaListAlarms",
+})
 
 
 @dataclass
@@ -185,11 +193,16 @@ class Conversation:
 
     # --- one turn -------------------------------------------------------------------------------
 
-    async def respond(self, turn: Turn) -> Reply:
-        """What to do and say for one transcript."""
+    async def respond(self, turn: Turn, check_first: bool = False) -> Reply:
+        """What to do and say for one transcript.
+
+        ``check_first``: the words may have been mis-heard (see services.spoken.worth_acting_on); a
+        request that would change something is read back as a yes/no question and only carried
+        out after a "yes".
+        """
         if turn.intent is not None and turn.confidence < self.settings.min_confidence:
             turn.intent = None
-        reply = await self._respond(turn)
+        reply = await self._respond(turn, check_first)
         if reply.question is not None:
             reply.question.asked_at = self.clock()
             if self.pending is not None and reply.question.kind == self.pending.kind and reply.question is not self.pending:
@@ -199,7 +212,7 @@ class Conversation:
             self.last_reply = reply.text
         return reply
 
-    async def _respond(self, turn: Turn) -> Reply:
+    async def _respond(self, turn: Turn, check_first: bool = False) -> Reply:
         pending = self.pending
         if pending is not None and self.clock() - pending.asked_at > QUESTION_TTL_S and not turn.follow_up:
             pending = self.pending = None
@@ -207,7 +220,7 @@ class Conversation:
             return Reply(pending.text, pending)  # asked again, still waiting for the answer
         if pending is not None:
             if turn.intent in ("HassNevermind", "SamanthaStop") or (
-                turn.intent == "SamanthaNo" and pending.kind != "yes_no"
+                turn.intent == "SamanthaNo" and pending.kind not in ("yes_no", "heard_check")
             ):
                 self.pending = None
                 if turn.intent == "SamanthaStop" and self.ringer.active:
@@ -225,6 +238,26 @@ class Conversation:
                 text = self.say("not_understood_answer", question=pending.text)
                 return Reply(text, pending)
             # A new request instead of an answer: the question is dropped.
+        if check_first and turn.intent is not None and turn.intent not in NOTHING_CHANGES_INTENTS:
+            return self._check_heard(turn)
+        return await self._act(turn)
+
+    def _check_heard(self, turn: Turn) -> Reply:
+        """Read the request back and carry it out, exactly as understood, only after a yes."""
+        heard = Turn(turn.text, turn.intent, dict(turn.slots), turn.confidence, turn.follow_up)
+        _LOGGER.info("%r (%s) may be mis-heard: asking first", turn.text, turn.intent)
+
+        async def answer(reply_turn: Turn) -> Reply | None:
+            if reply_turn.intent not in (None, "SamanthaYes", "SamanthaNo", "HassNevermind", "SamanthaStop"):
+                return None  # a new request instead of an answer ("please" in it is no "yes"): handled as one
+            if _yes_or_no(reply_turn):
+                return await self._act(heard)
+            return Reply(self.say("check_dropped"))  # "no", or words that were no answer: let it go
+
+        return asking(self.say("check_heard", request=turn.text.strip(" .!?,;")), "heard_check", answer)
+
+    async def _act(self, turn: Turn) -> Reply:
+        """Carry out a new request (not an answer to a question)."""
         referred = await self._refer_back(turn)
         if referred is not None:
             return referred

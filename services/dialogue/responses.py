@@ -33,6 +33,9 @@ RESPONSES: dict[str, list[str]] = {
         "Okay, never mind that one.",
     ],
     "nevermind": ["Okay.", "No problem.", "Sure, forget it.", "Alright."],
+    # Heard unclearly: the words are read back before anything is done ({request}: what was heard).
+    "check_heard": ["Did you mean: {request}?", "Sorry, did you say: {request}?"],
+    "check_dropped": ["Okay, never mind.", "Okay, I'll leave it."],
     "nothing_to_stop": ["There's nothing to stop.", "All quiet already."],
     "nothing_to_repeat": ["I haven't said anything yet.", "Nothing to repeat yet: I've been quiet."],
     "error": [

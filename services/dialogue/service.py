@@ -41,8 +41,10 @@ from ..messages import (
 )
 from ..memory import release_freed_memory
 from ..service import Service
+from ..spoken import PhoneticVocabulary, normalize_transcript, worth_acting_on
 from .conversation import Conversation
 from .nlu import DialogueModel, Home, SentenceError
+from .nlu.model import WILDCARD_TEMPLATE_CONFIDENCE, Understanding
 from .store import Store
 from .turn import Turn
 
@@ -73,6 +75,29 @@ def clean_transcript(text: str) -> str:
 # What is acted on when heard without the wake word while a timer or alarm rings.
 STOP_INTENTS = frozenset({"SamanthaStop", "HassNevermind", "HassCancelTimer", "HassCancelAllTimers",
                           "SamanthaCancelAlarm"})
+
+
+def spoken_vocabulary(phrases: list[str], home: Home) -> PhoneticVocabulary:
+    """The words the device knows, to correct and judge what speech-to-text heard: its phrases and
+    the home's names, aliases, areas and floors."""
+    names = [text for entity in home.entities for text in (entity.name, *entity.aliases)]
+    names += [text for place in (*home.areas, *home.floors) for text in (place.name, *place.aliases)]
+    return PhoneticVocabulary([*phrases, *names])
+
+
+def is_spoken(message: TranscriptReady) -> bool:
+    """Heard by a recogniser (it names itself); typed text (the hub, tests) has no backend."""
+    return bool(message.backend)
+
+
+def heard_clearly(understanding: Understanding, heard_confidence: float, vocabulary: PhoneticVocabulary) -> bool:
+    """Whether a spoken request's understanding is safe to act on without asking first.
+
+    A template match (exact or with a wildcard) is trusted; a guess of the model's neural fallback
+    made from words the device has never seen, or words the recogniser itself doubted, is not.
+    """
+    template_matched = understanding.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
+    return worth_acting_on(heard_confidence, template_matched, vocabulary.unknown_words(understanding.text))
 
 
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
@@ -139,6 +164,8 @@ class DialogueService(Service):
         self.model: DialogueModel | None = None
         self.conversation: Conversation | None = None
         self.store: Store | None = None
+        self.home: Home | None = None
+        self.vocabulary = PhoneticVocabulary([])  # replaced once the model has loaded
         self.machine = DeviceStateMachine(self.bus.publish)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-model")
         self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-db")
@@ -165,7 +192,7 @@ class DialogueService(Service):
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store.open(self.state_dir)
-        home = self._settings_home()
+        home = self.home = self._settings_home()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         self.model = await loop.run_in_executor(
@@ -205,9 +232,11 @@ class DialogueService(Service):
             self.store.close()
 
     async def _write_vocabulary(self) -> None:
-        assert self.model is not None
+        """The phrases for the listener, and the words spoken transcripts are checked against."""
+        assert self.model is not None and self.home is not None
         loop = asyncio.get_running_loop()
         phrases = await loop.run_in_executor(self._executor, self.model.phrases)
+        self.vocabulary = await loop.run_in_executor(self._executor, spoken_vocabulary, phrases, self.home)
         write_vocabulary(self.state_dir / VOCABULARY_FILE, phrases)
         _LOGGER.info("Wrote %d phrases to %s", len(phrases), self.state_dir / VOCABULARY_FILE)
 
@@ -348,6 +377,7 @@ class DialogueService(Service):
         assert self.model is not None and self.conversation is not None
         self.model.set_home(home)
         self.conversation.set_home(home)
+        self.home = home
         _LOGGER.info("The home has %d entities in %d areas", len(home.entities), len(home.areas))
         await self._write_vocabulary()
 
@@ -369,6 +399,11 @@ class DialogueService(Service):
         assert self.model is not None and self.conversation is not None
         loop = asyncio.get_running_loop()
         text = clean_transcript(message.text)
+        spoken = is_spoken(message)
+        if spoken:
+            # One spelling for what the recogniser writes many ways, mis-heard words brought back
+            # to known ones ("rightness" -> "brightness").
+            text = normalize_transcript(text, self.vocabulary)
         ringing_window = self._ring_listening and self._listen_source == "command"
         if not text:  # only the wake word, or nothing at all
             self.bus.publish(IntentRecognized(text=message.text, intent=None))
@@ -382,11 +417,13 @@ class DialogueService(Service):
             # the device's own announcement or chime coming back through the microphone).
             _LOGGER.info("Heard %r while ringing; not a stop", text)
             return
+        check_first = (spoken and understanding.intent is not None
+                       and not heard_clearly(understanding, message.confidence, self.vocabulary))
         turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up)
         assert self.store is not None
         with self.store.deferred():
-            reply = await self.conversation.respond(turn)
+            reply = await self.conversation.respond(turn, check_first=check_first)
         _LOGGER.info("%r -> %s %s -> %r", message.text, understanding.intent, understanding.slots, reply.text)
         reply_id = f"reply-{next(self._reply_ids)}"
         if reply.text:
