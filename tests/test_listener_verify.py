@@ -83,15 +83,14 @@ def test_wake_phrase_comes_from_the_model_name_and_whisper_spellings_match():
     assert says_wake_phrase("Hey Mycroft.", "hey mycroft") and not says_wake_phrase("Hey Microsoft.", "hey mycroft")
 
 
-def test_a_false_candidate_is_rejected_and_wakes_nothing(detector, whisper):
-    """ "hey chavez": openWakeWord is sure it is "hey jarvis"; Whisper hears otherwise."""
-    said = speech("hey chavez", "en-us")
-    audio = np.concatenate([background(1.5), said, silence(0.4), speech(COMMAND), silence(1.5)])
-    assert peak_score(detector, audio) >= THRESHOLD  # without the verifier, this would wake the device
+@pytest.mark.parametrize(("phrase", "voice"), [("hey travis", "en-us"), ("hey jar", "en-gb")])
+def test_a_false_candidate_is_rejected_and_wakes_nothing(detector, whisper, phrase, voice):
+    """openWakeWord scores these near "hey jarvis" (0.35 and 0.48); Whisper hears what they are."""
+    audio = np.concatenate([background(1.5), speech(phrase, voice), silence(0.4), speech(COMMAND), silence(1.5)])
+    assert peak_score(detector, audio) >= CANDIDATE_THRESHOLD  # the verifier is asked
 
-    assert [e for e in hear(detector, whisper, audio, verify=False) if isinstance(e, WakeWordHeard)]
     events = hear(detector, whisper, audio, verify=True)
-    assert [e for e in events if isinstance(e, (WakeWordHeard, ListeningBegan))] == []
+    assert [e for e in events if isinstance(e, (WakeWordHeard, ListeningBegan, ListeningStopped))] == []
 
 
 def test_hey_jarvis_in_noise_is_confirmed_once_and_the_request_after_it_is_whole(detector, whisper):

@@ -165,10 +165,13 @@ class WhisperSpeechToText(SpeechToText):
         super().set_phrases(phrases)
         self.prompt = whisper_prompt(self.phrases)
 
-    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> tuple[str, float]:
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None,
+                   skip_no_speech: bool = True) -> tuple[str, float]:
         """Text and confidence (mean token probability) of int16 audio. Runs on the calling thread.
 
-        prompt replaces the vocabulary prompt (the wake-word verifier names the wake phrase).
+        prompt replaces the vocabulary prompt (the wake-word verifier names the wake phrase);
+        skip_no_speech=False: always say what was heard, even where Whisper thinks it is no speech
+        (it does so for a wake word in loud noise).
         """
         samples = audio.astype(np.float32) / INT16_FULL_SCALE
         segments, _info = self._model.transcribe(
@@ -180,6 +183,7 @@ class WhisperSpeechToText(SpeechToText):
             vad_filter=False,  # the pipeline's Silero VAD already cut the utterance
             condition_on_previous_text=False,
             initial_prompt=(self.prompt if prompt is None else prompt) or None,
+            **({} if skip_no_speech else {"no_speech_threshold": None}),
         )
         texts: list[str] = []
         logprobs: list[float] = []

@@ -39,6 +39,7 @@ VERIFY_SETTLE_S = 0.24
 VERIFY_AFTER_MAX_S = 0.8
 # rapidfuzz scores (0-100): the whole phrase somewhere in the text, or its distinctive last word.
 PHRASE_MATCH = 85.0
+SHORT_WORD_LETTERS = 3  # "a", "hi", "hey", "oh" before the distinctive word
 KEY_WORD_MATCH = 82.0  # "jervis" (83) is the word, "jars" (80) is not
 
 
@@ -61,8 +62,8 @@ def says_wake_phrase(text: str, phrase: str) -> bool:
     """Whether a transcript is the wake phrase, allowing for Whisper's spellings of it.
 
     Accepted: the phrase within the text (rapidfuzz partial ratio >= PHRASE_MATCH: "hey jarvis",
-    "a jarvis", "hey jarvis set a timer"), or the phrase's last, distinctive word on its own
-    (ratio >= KEY_WORD_MATCH against a word of the text: "jarvis", "jervis", "alexa's").
+    "hey jervis", "hey jarvis set a timer"), or the phrase's last, distinctive word (ratio >=
+    KEY_WORD_MATCH: "jarvis", "jervis") opening the text or after a short word ("a jarvis").
     """
     from rapidfuzz import fuzz
 
@@ -76,8 +77,16 @@ def says_wake_phrase(text: str, phrase: str) -> bool:
     match = fuzz.partial_ratio(target, said) if len(said) >= len(target) else fuzz.ratio(target, said)
     if match >= PHRASE_MATCH:
         return True
-    key = target.split()[-1]
-    return any(fuzz.ratio(key, word) >= KEY_WORD_MATCH for word in words)
+    # The distinctive word alone: where the phrase has one word, anywhere; else where it opens the
+    # text or follows a short word ("a jarvis", "hi jarvis"), not inside a sentence ("... morning
+    # Jarvis Cocker was ...": somebody talking about a Jarvis).
+    phrase_words = target.split()
+    key = phrase_words[-1]
+    for index, word in enumerate(words):
+        if fuzz.ratio(key, word) >= KEY_WORD_MATCH and (
+                len(phrase_words) == 1 or index == 0 or len(words[index - 1]) <= SHORT_WORD_LETTERS):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ class WakeVerifier:
     def verify(self, audio: np.ndarray, wake_word: str) -> Verdict:
         """Transcribe int16 audio ending just after a candidate and match it (runs on the calling thread)."""
         phrase = wake_phrase(wake_word)
-        text, _confidence = self.stt.transcribe(audio, prompt=phrase.title() + ".")
+        text, _confidence = self.stt.transcribe(audio, prompt=phrase.title() + ".", skip_no_speech=False)
         verdict = Verdict(accepted=says_wake_phrase(text, phrase), text=text)
         _LOGGER.debug("wake verifier: %r -> %s", text, "accept" if verdict.accepted else "reject")
         return verdict
