@@ -138,6 +138,7 @@ class VerifierRun:
     def accepted(self, key: int, audio: np.ndarray, scores: np.ndarray, candidate: float, threshold: float,
                  direct: bool) -> list[int]:
         fired = []
+        refractory_frames = int(round(REFRACTORY_S / FRAME_S))
         for index in detections(scores, candidate):
             peak, since_peak, at = scores[index], 0, index
             while True:  # the pipeline's _follow_candidate, frame by frame
@@ -147,6 +148,10 @@ class VerifierRun:
                 if at > index and ready_to_verify((at - index) * FRAME_S, since_peak * FRAME_S):
                     if self.verdict(key, audio, at).accepted:
                         fired.append(index)
+                    elif direct:  # rejected: a score reaching the threshold in the refractory still counts
+                        later = np.flatnonzero(scores[at + 1:index + refractory_frames] >= threshold)
+                        if len(later):
+                            fired.append(at + 1 + int(later[0]))
                     break
                 at += 1
                 if at >= len(scores):
@@ -355,8 +360,8 @@ def main() -> int:
     negative_key = -1
     print(f"\n## Verifier: Whisper tiny.en on the last {VERIFY_WINDOW_S:g} s once the score has stopped rising for "
           f"{VERIFY_SETTLE_S:g} s (at most {VERIFY_AFTER_MAX_S:g} s after the candidate)")
-    print("verify = every candidate is verified; direct = a score >= threshold before the verifier is asked "
-          "passes without verification, lower candidates are verified")
+    print("verify = every candidate is verified; direct = a score >= threshold passes without verification "
+          "(before the verifier is asked, or after it rejected), lower candidates are verified")
     print("| candidate threshold | policy | clean | white | pink | brown | all noisy | espeak-ng noisy | "
           "Piper noisy | false accepts / stream | more than one detection |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

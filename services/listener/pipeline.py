@@ -28,7 +28,7 @@ import numpy as np
 from .stt import PartialCallback, SpeechToText, Utterance
 from .vad import Endpoint, Endpointer, EndpointerSettings, VoiceActivityDetector
 from .verify import VERIFY_WINDOW_S, WakeVerifier, ready_to_verify
-from .wake import FRAME_SAMPLES, SAMPLE_RATE, Detection, WakeWordDetector
+from .wake import FRAME_SAMPLES, REFRACTORY_S, SAMPLE_RATE, Detection, WakeWordDetector
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class ListeningPipeline:
         endpoints: EndpointerSettings,
         on_partial: PartialCallback | None = None,
         verifier: WakeVerifier | None = None,
-        candidate_threshold: float = 0.2,
+        candidate_threshold: float = 0.15,
         direct_pass: bool = True,
         on_wake_verdict: Callable[[], None] | None = None,
     ) -> None:
@@ -115,6 +115,7 @@ class ListeningPipeline:
         self.on_wake_verdict = on_wake_verdict
         self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=VERIFY_WINDOW_FRAMES)
         self._candidate: _Candidate | None = None
+        self._second_chance_until_s = 0.0
         self.vad = vad
         self.stt = stt
         self.endpoints = endpoints
@@ -167,7 +168,15 @@ class ListeningPipeline:
         assert self.wake is not None
         if self.verifier is None:
             return self.wake.process(frame)
-        return self.wake.process(frame, min(self.candidate_threshold, self.wake.threshold), keep_history=True)
+        detection = self.wake.process(frame, min(self.candidate_threshold, self.wake.threshold), keep_history=True)
+        if detection is None and self.direct_pass and self.now_s < self._second_chance_until_s:
+            # A rejected candidate keeps the detector quiet for its refractory period; a score that
+            # goes on to reach the threshold (the word was not over yet) still counts.
+            name, score = max(self.wake.last_scores.items(), key=lambda item: item[1])
+            if score >= self.wake.threshold:
+                self._second_chance_until_s = 0.0
+                detection = Detection(wake_word=name, score=score, at_s=self.now_s)
+        return detection
 
     def _follow_candidate(self, frame: np.ndarray) -> list[Event]:
         """Keep the audio after a candidate, let the verifier hear it, and act on its verdict."""
@@ -211,6 +220,7 @@ class ListeningPipeline:
         _LOGGER.info("Wake-word candidate %s (score %.2f) rejected: the verifier heard %r",
                      candidate.detection.wake_word, candidate.peak, verdict.text)
         self._candidate = None
+        self._second_chance_until_s = candidate.detection.at_s + REFRACTORY_S
         return []
 
     def _confirm(self, candidate: _Candidate, why: str) -> list[Event]:

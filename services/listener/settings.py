@@ -30,11 +30,12 @@ class ListenerSettings:
     wake_verify: bool = setting(
         True, "confirm wake-word candidates with Whisper (the speech-to-text model, no second copy): "
         "openWakeWord proposes at wake_candidate_threshold, Whisper must hear the wake phrase; "
-        "better in noise, no more false accepts, about 0.5 s later. Needs stt = whisper (or auto without Vosk)")
+        "better in noise, no more false accepts; a candidate below threshold is confirmed about 0.5 s later "
+        "(the request audio is kept). Needs stt = whisper (or auto without Vosk)")
     wake_candidate_threshold: float = setting(
-        0.2, "with wake_verify: wake-word score that makes a candidate for the verifier", check=zero_to_one)
+        0.15, "with wake_verify: wake-word score that makes a candidate for the verifier", check=zero_to_one)
     wake_direct_pass: bool = setting(
-        False, "with wake_verify: a score at or above threshold counts without verification (faster, "
+        True, "with wake_verify: a score at or above threshold counts without verification (faster, "
         "but lets through the model's confident mistakes)")
     stt: Literal["auto", "whisper", "vosk"] = setting(
         "auto", "speech-to-text: auto = Vosk if an English Vosk model is installed, else Whisper")
