@@ -8,7 +8,9 @@ with the microphone fed silence in real time (PyAudio is not available here, so 
 a real-time-paced null microphone: wake word and VAD run on every 80 ms frame, as on the Pi). Once
 everything is ready and has settled, it samples each process's RSS and PSS (PSS shares common
 libraries fairly between processes) and their CPU time over the idle window, and prints them against
-the budget: all services together <= 500 MB resident and <= 10 % of one core while idle.
+the budget: all services together <= 500 MB resident and <= 10 % of one core while idle. Idle means
+what a device is most of the day: after [voice] piper_rest_s (120 s) with nothing said, Piper is put
+away until the next wake word, so the window starts after that.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from services.broker import PrivateBroker  # noqa: E402
+from services.voice.settings import VoiceSettings  # noqa: E402
 from tests.running import write_config  # noqa: E402
 
 BUDGET_RSS_MB = 500.0
 BUDGET_IDLE_CPU_PCT = 10.0
-SETTLE_S = 10.0  # after "Samantha is up": warm-ups, first retained messages
+# After "Samantha is up": warm-ups, and Piper put to rest once the device has been idle a while.
+SETTLE_S = VoiceSettings().piper_rest_s + 15.0
 SERVICES = ["voice", "listener", "dialogue", "panel", "bridge"]
 
 
@@ -117,7 +121,8 @@ def main() -> int:
             supervisor.terminate()
             supervisor.wait(15)
     load = os.getloadavg()
-    print(f"Samantha idle, listening (all services under samantha run, bridge on a private hub broker)")
+    print("Samantha idle, listening (all services under samantha run, bridge on a private hub broker; "
+          f"measured from {SETTLE_S:.0f} s after start, once Piper rests)")
     print(f"{os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
           f"up in {up_s:.1f} s; idle window {wall:.0f} s")
     print(f"{'process':<34} {'pid':>7} {'RSS MB':>8} {'PSS MB':>8} {'CPU %':>7}")

@@ -17,7 +17,7 @@ import pytest
 
 from device.audio import volume_gain
 from services.messages import (
-    PlayChime, Say, ServiceError, SetVolume, SetWakeSound, SpeakingFinished, SpeakingStarted, StopSpeaking,
+    ListeningStarted, PlayChime, Say, ServiceError, SetVolume, SetWakeSound, SpeakingFinished, SpeakingStarted, StopSpeaking,
     VolumeState, WakeSoundState,
 )
 from services.voice.player import speech_pieces, split_sentences
@@ -222,6 +222,41 @@ def test_the_wake_sound_switch_silences_the_wake_chime_and_is_kept(start_voice, 
     probe.drain()
     start_voice({"engine": "espeak"})  # the switch survives a restart
     assert probe.wait_for(WakeSoundState, 10).enabled is False
+
+
+def test_piper_rests_while_idle_and_is_back_for_the_next_request(start_voice, probe):
+    voice = start_voice({"piper_rest_s": 2.0})
+
+    def wait_count(text: str, count: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while sum(text in line for line in voice.log) < count:
+            assert time.monotonic() < deadline, f"{text!r} not {count} times: {voice.log[-10:]}"
+            time.sleep(0.05)
+
+    wait_count("Piper ready", 1)
+    wait_count("Piper resting", 1)
+    assert not child_pids(voice.process.pid), "Piper's process should be gone while resting"
+    probe.publish(ListeningStarted(source="wake"))  # the user is speaking: Piper loads meanwhile
+    wait_count("Piper ready", 2)
+    before = voice.played_frames()
+    say_and_wait(probe, "Turn on the kitchen light.", "after-rest")
+    assert words(transcribe(voice.clip_since(before, "after-rest.wav"))) == ["turn", "on", "the", "kitchen", "light"]
+    # An announcement with no wake word before it waits for Piper rather than switching voices.
+    wait_count("Piper resting", 2)
+    say_and_wait(probe, "Dinner is ready.", "announce")
+    assert sum("Piper ready" in line for line in voice.log) == 3
+
+
+def child_pids(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return found
 
 
 def test_espeak_speaks_when_the_piper_voice_is_broken(start_voice, probe, tmp_path):

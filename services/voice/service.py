@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 
 from device.chimes import make_chimes
 from services.messages import (
-    Message, PlayChime, Say, SetVolume, SetWakeSound, StopSpeaking, VolumeState, WakeSoundState,
+    ListeningStarted, Message, PlayChime, Say, SetVolume, SetWakeSound, StopSpeaking, VolumeState,
+    WakeDetected, WakeSoundState,
 )
 from services.service import Service
 
@@ -28,16 +30,18 @@ _LOGGER = logging.getLogger(__name__)
 CHIME_RATE = 22050  # Hz: the rate Piper's medium voices and espeak-ng speak at, so no reopening
 OPTIONAL_CHIMES = ("wake", "done")  # the wake-sound switch silences these; error and timer always play
 STATE_FILE = "voice.json"
+REST_CHECK_S = 5.0
 
 
 class VoiceService(Service):
     """Speaks, chimes and keeps the volume; one Piper child process, one speaker thread."""
 
     name = "voice"
-    subscriptions = (Say, PlayChime, StopSpeaking, SetVolume, SetWakeSound)
+    subscriptions = (Say, PlayChime, StopSpeaking, SetVolume, SetWakeSound, WakeDetected, ListeningStarted)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.last_activity = time.monotonic()
         kept = self._load_state()
         self.volume = kept["volume"]
         self.wake_sound = kept["wake_sound"]
@@ -56,8 +60,23 @@ class VoiceService(Service):
         self.bus.publish(VolumeState(volume=self.volume))
         self.bus.publish(WakeSoundState(enabled=self.wake_sound))
 
+    async def run(self) -> None:
+        """Put Piper to rest when nothing has been said or heard for piper_rest_s (it is ~140 MB of
+        the device's 1 GB); the next wake word loads it again while the user is still speaking."""
+        rest_after = self.settings.voice.piper_rest_s
+        if not rest_after:
+            return await super().run()
+        while True:
+            await asyncio.sleep(min(REST_CHECK_S, rest_after))
+            idle_for = time.monotonic() - self.last_activity
+            if idle_for >= rest_after and not self.player.busy and not self.synthesizer.resting:
+                await asyncio.to_thread(self.synthesizer.rest)
+
     async def handle(self, message: Message) -> None:
-        if isinstance(message, Say):
+        self.last_activity = time.monotonic()
+        if isinstance(message, (WakeDetected, ListeningStarted)):
+            self.synthesizer.wake()
+        elif isinstance(message, Say):
             self.player.say(message.text, message.id, message.expect_reply)
         elif isinstance(message, StopSpeaking):
             self.player.stop()

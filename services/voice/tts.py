@@ -39,6 +39,7 @@ PIPER_TIMEOUT_PER_CHAR_S = 0.15  # real-time factor ~1 on a Pi 3, ~15 characters
 PIPER_RESTART_DELAYS_S = (1.0, 5.0, 30.0)  # after the last one fails, stay on espeak-ng
 PIPER_WARM_UP_TEXT = "Hello."  # the first synthesis is slow; do it before anyone waits for it
 SILENT_RATE = 22050  # rate of the empty Speech for text with nothing to say
+PIPER_WAKE_WAIT_S = 5.0  # longest wait for Piper loading after a rest before espeak-ng answers
 PIPER_STOP_TIMEOUT_S = 0.5  # a worker in the middle of a long sentence is killed after this
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])  # so the worker finds services/ wherever we run
 
@@ -284,9 +285,12 @@ class Synthesizer:
         self.espeak = EspeakSynthesizer(settings.espeak_voice, settings.speed)
         self.piper: PiperProcess | None = None
         self.piper_ready = threading.Event()
+        self.resting = False  # Piper put away while the device is idle, to free its memory
+        self._waking = False  # loading again after a rest
         self._closing = threading.Event()
         self._restarts = 0
         self._starter: threading.Thread | None = None
+        self._lock = threading.Lock()  # synthesize() against rest()
 
     def start(self) -> None:
         if self.settings.engine != "piper":
@@ -337,10 +341,40 @@ class Synthesizer:
         _LOGGER.warning("Piper failed (%s); espeak-ng speaks meanwhile, restarting Piper in %.0f s", reason, delay)
         self._start_piper_thread(delay)
 
+    def rest(self) -> None:
+        """Put Piper away (its ~140 MB) until wake() is called; a no-op unless it is loaded."""
+        with self._lock:
+            if self.piper is None or not self.piper_ready.is_set() or self._closing.is_set():
+                return
+            self.piper_ready.clear()
+            self.resting = True
+            self.piper.close()
+        _LOGGER.info("Piper resting while the device is idle; it loads again on the next wake word")
+
+    def wake(self) -> None:
+        """Load Piper again after rest(), on its thread, so it is ready by the time a reply is due."""
+        with self._lock:
+            if not self.resting or self._closing.is_set():
+                return
+            self.resting = False
+            self._waking = True
+        self._start_piper_thread(delay_s=0.0)
+
     def synthesize(self, text: str) -> Speech:
         """Speech for one sentence; TtsError only when no engine can say it."""
         if not clean_text(text):
             return Speech(np.zeros(0, dtype=np.int16), SILENT_RATE, "none")
+        if self.resting:  # something to say with no wake word before it (a hub announcement)
+            self.wake()
+        if self._waking:
+            # Piper is loading again after a rest: its voice is worth a moment's wait, rather than
+            # answering in another voice. (At start-up espeak-ng answers at once instead.)
+            self.piper_ready.wait(PIPER_WAKE_WAIT_S)
+            self._waking = False
+        with self._lock:
+            return self._synthesize(text)
+
+    def _synthesize(self, text: str) -> Speech:
         if self.piper is not None and self.piper_ready.is_set():
             try:
                 return self.piper.synthesize(text)
