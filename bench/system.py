@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from services.broker import PrivateBroker  # noqa: E402
 from services.voice.settings import VoiceSettings  # noqa: E402
-from tests.running import write_config  # noqa: E402
+from tests.running import child_pids, write_config  # noqa: E402
 
 BUDGET_RSS_MB = 500.0
 BUDGET_IDLE_CPU_PCT = 10.0
@@ -38,21 +38,9 @@ SETTLE_S = VoiceSettings().piper_rest_s + 15.0
 SERVICES = ["voice", "listener", "dialogue", "panel", "bridge"]
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, ValueError):
-                continue
-    return found
-
-
 def descendants(pid: int) -> list[int]:
     result = []
-    for child in children(pid):
+    for child in child_pids(pid):
         result += [child, *descendants(child)]
     return result
 

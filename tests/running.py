@@ -23,6 +23,19 @@ from tests.conftest import BusProbe
 START_TIMEOUT_S = 180.0  # first start loads every model; generous for a busy CI machine
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is pid, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return found
+
+
 def write_config(path: Path, state_dir: Path, extra: dict[str, dict[str, Any]] | None = None) -> Path:
     """A TOML settings file for tests: WAV speaker output, silent WAV microphone, private state."""
     sections: dict[str, dict[str, Any]] = {

@@ -9,10 +9,7 @@ service's speaker output with Whisper.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 import wave
 from pathlib import Path
@@ -30,16 +27,14 @@ from services.messages import (
     TimerEvent,
     TranscriptReady,
     WakeDetected,
-    WakeWordState,
 )
 from tests.running import RunningSamantha
 from tests.speech import synthesize, transcribe, words
-from tests.test_dialogue_support import LiveMicrophone, prepare_state_dir
+from tests.test_dialogue_support import listener_on_live_microphone, prepare_state_dir
 from tests.test_supervisor import service_pid
 
 pytestmark = pytest.mark.slow
 
-LISTENER_START_S = 240.0
 REPLY_S = 90.0  # speech-to-text and synthesis on a busy 2-core CI machine
 GAP_S = 0.35  # between "hey jarvis" and the request, as people say it
 
@@ -73,23 +68,8 @@ def device(tmp_path_factory):
     folder = tmp_path_factory.mktemp("samantha")
     prepare_state_dir(folder / "state")
     with RunningSamantha(folder, services=["voice", "dialogue"]) as samantha:
-        env = {**samantha.env(), "SAMANTHA_OVERRIDES": json.dumps({
-            "bus": {"host": "127.0.0.1", "port": samantha.port}, "audio": {"input": "stdin"}})}
-        log = open(folder / "listener.log", "wb")
-        listener = subprocess.Popen([sys.executable, "-m", "services.listener"], env=env,
-                                    stdin=subprocess.PIPE, stdout=log, stderr=log)
-        microphone = LiveMicrophone(listener.stdin).start()
-        try:
-            samantha.probe.wait_for(WakeWordState, timeout=LISTENER_START_S)
+        with listener_on_live_microphone(samantha, folder) as microphone:
             yield samantha, microphone, folder
-        finally:
-            microphone.close()
-            listener.terminate()
-            try:
-                listener.wait(10)
-            except subprocess.TimeoutExpired:
-                listener.kill()
-            log.close()
 
 
 def speech(folder: Path, text: str, wake: bool = False) -> np.ndarray:

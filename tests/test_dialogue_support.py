@@ -10,13 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from services.broker import PrivateBroker
-from services.messages import DeviceState
+from services.messages import DeviceState, WakeWordState
 from tests.conftest import NLU_TEST_CACHE
 
 SERVICE_START_S = 240.0  # a first run trains the model; generous for a busy CI machine
@@ -151,3 +152,30 @@ class LiveMicrophone:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(2)
+
+
+LISTENER_START_S = 240.0
+
+
+@contextmanager
+def listener_on_live_microphone(samantha, folder: Path) -> Iterator[LiveMicrophone]:
+    """The real listener on samantha's bus, its microphone on stdin, fed live by the test.
+
+    It runs beside `samantha run` rather than under it, so that speech starts only once the other
+    services are up (a WAV-file microphone would start playing at once)."""
+    env = {**samantha.env(), "SAMANTHA_OVERRIDES": json.dumps({
+        "bus": {"host": "127.0.0.1", "port": samantha.port}, "audio": {"input": "stdin"}})}
+    with open(folder / "listener.log", "wb") as log:
+        listener = subprocess.Popen([sys.executable, "-m", "services.listener"], env=env,
+                                    stdin=subprocess.PIPE, stdout=log, stderr=log)
+        microphone = LiveMicrophone(listener.stdin).start()
+        try:
+            samantha.probe.wait_for(WakeWordState, timeout=LISTENER_START_S)
+            yield microphone
+        finally:
+            microphone.close()
+            listener.terminate()
+            try:
+                listener.wait(10)
+            except subprocess.TimeoutExpired:
+                listener.kill()

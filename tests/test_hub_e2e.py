@@ -6,17 +6,15 @@ hub, and the device saying so afterwards."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from services.broker import PrivateBroker
-from services.messages import HomeCommand, HomeEntities, IntentRecognized, Say, WakeDetected, WakeWordState
+from services.messages import HomeCommand, HomeEntities, IntentRecognized, Say, WakeDetected
 from tests.running import RunningSamantha
 from tests.test_bridge_support import Z2M_LIGHT, Z2M_LIGHT_TOPIC, HubClient
-from tests.test_dialogue_e2e import LISTENER_START_S, REPLY_S, after, speech
-from tests.test_dialogue_support import LiveMicrophone
+from tests.test_dialogue_e2e import REPLY_S, after, speech
+from tests.test_dialogue_support import listener_on_live_microphone
 
 pytestmark = pytest.mark.slow
 
@@ -29,25 +27,12 @@ def home(tmp_path_factory):
         hub_client = HubClient(hub.port)
         hub_client.publish(Z2M_LIGHT_TOPIC, json.dumps(Z2M_LIGHT), retain=True)
         bridge = {"enabled": True, "host": "127.0.0.1", "port": hub.port, "node_id": "kitchen_speaker"}
-        with RunningSamantha(folder, services=["voice", "dialogue", "bridge"], extra={"bridge": bridge}) as samantha:
-            env = {**samantha.env(), "SAMANTHA_OVERRIDES": json.dumps({
-                "bus": {"host": "127.0.0.1", "port": samantha.port}, "audio": {"input": "stdin"}})}
-            log = open(folder / "listener.log", "wb")
-            listener = subprocess.Popen([sys.executable, "-m", "services.listener"], env=env,
-                                        stdin=subprocess.PIPE, stdout=log, stderr=log)
-            microphone = LiveMicrophone(listener.stdin).start()
-            try:
-                samantha.probe.wait_for(WakeWordState, timeout=LISTENER_START_S)
-                yield samantha, hub_client, microphone, folder
-            finally:
-                microphone.close()
-                listener.terminate()
-                try:
-                    listener.wait(10)
-                except subprocess.TimeoutExpired:
-                    listener.kill()
-                log.close()
-                hub_client.close()
+        try:
+            with RunningSamantha(folder, services=["voice", "dialogue", "bridge"], extra={"bridge": bridge}) as samantha:
+                with listener_on_live_microphone(samantha, folder) as microphone:
+                    yield samantha, hub_client, microphone, folder
+        finally:
+            hub_client.close()
 
 
 def test_the_hub_light_appears_among_the_home_entities(home):

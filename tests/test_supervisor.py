@@ -7,14 +7,13 @@ import json
 import os
 import random
 import signal
-import string
 import time
 from pathlib import Path
 
 import pytest
 
-from services.messages import ALL_MESSAGES, BadMessage, SpeakingFinished, parse
-from tests.running import RunningSamantha
+from services.messages import ALL_MESSAGES, BadMessage, parse
+from tests.running import RunningSamantha, child_pids
 from tests.speech import transcribe
 
 pytestmark = pytest.mark.slow
@@ -23,18 +22,13 @@ ALL_SERVICES = ["voice", "listener", "dialogue", "panel"]
 
 
 def service_pid(supervisor_pid: int, name: str) -> int | None:
-    """The pid of a service process started by the supervisor, from /proc."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    """The pid of a service process started by the supervisor."""
+    for pid in child_pids(supervisor_pid):
         try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            if f"services.{name}".encode() in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                return pid
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == supervisor_pid and f"services.{name}".encode() in cmdline:
-            return int(entry.name)
     return None
 
 

@@ -23,6 +23,7 @@ from services.messages import (
 from services.voice.player import speech_pieces, split_sentences
 from services.voice.tts import EspeakSynthesizer, read_wav_bytes
 from tests.conftest import bus_overrides
+from tests.running import child_pids
 from tests.speech import transcribe, words
 
 LONG_TEXT = ("This is a long sentence about the weather in the mountains, which keeps on going for quite "
@@ -245,18 +246,6 @@ def test_piper_rests_while_idle_and_is_back_for_the_next_request(start_voice, pr
     wait_count("Piper resting", 2)
     say_and_wait(probe, "Dinner is ready.", "announce")
     assert sum("Piper ready" in line for line in voice.log) == 3
-
-
-def child_pids(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, ValueError):
-                continue
-    return found
 
 
 def test_espeak_speaks_when_the_piper_voice_is_broken(start_voice, probe, tmp_path):
