@@ -24,12 +24,14 @@ START_TIMEOUT_S = 180.0  # first start loads every model; generous for a busy CI
 
 
 def child_pids(pid: int) -> list[int]:
-    """The processes whose parent is pid, from /proc."""
+    """The live processes whose parent is pid, from /proc (an exited child not yet reaped, a zombie,
+    holds no memory and is left out)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+                if int(ppid) == pid and state != "Z":
                     found.append(int(entry.name))
             except (OSError, ValueError):
                 continue
