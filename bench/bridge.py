@@ -33,6 +33,7 @@ import paho.mqtt.client as mqtt
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench._process import cpu_seconds, rss_mb  # noqa: E402
 
 from services.broker import PrivateBroker  # noqa: E402
 from services.messages import HomeCommand, HomeCommandResult, HomeEntities, SetVolume, parse  # noqa: E402
@@ -43,7 +44,6 @@ LIGHT_TOPIC = "homeassistant/light/0xbench/light/config"
 LIGHT = {"name": None, "object_id": "hallway", "schema": "json", "command_topic": "zigbee2mqtt/Hallway/set",
          "device": {"identifiers": ["0xbench"], "name": "Hallway"}, "unique_id": "0xbench_light"}
 IDLE_MEASURE_S = 10.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WAIT_S = 10.0
 
 
@@ -92,18 +92,6 @@ def figures(name: str, samples_s: list[float]) -> None:
     ms = sorted(s * 1000 for s in samples_s)
     p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
     print(f"{name}: median {statistics.median(ms):.2f} ms, p99 {p99:.2f} ms, max {ms[-1]:.2f} ms (n={len(ms)})")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench._process import cpu_seconds, rss_mb  # noqa: E402
 
 import paho.mqtt.client as mqtt  # noqa: E402
 
@@ -43,18 +44,6 @@ REQUESTS = [
     "volume 40", "louder", "quieter", "hello", "thanks", "how are you", "what can you do", "say that again",
     "the purple elephant sings opera", "forget Amy's birthday",
 ]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_matchers() -> None:
@@ -142,9 +131,9 @@ def main() -> int:
             print(f"transcript -> reply on the bus ({'tcp' if args.tcp else 'unix socket'}): {len(latencies)} requests, median {median:.1f} ms, "
                   f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms (target median <= {TARGET_MEDIAN_MS:.0f} ms)")
             print(f"dialogue service RSS: {rss_mb(service.pid):.0f} MB")
-            before = cpu_s(service.pid)
+            before = cpu_seconds(service.pid)
             time.sleep(IDLE_CPU_S)
-            idle = (cpu_s(service.pid) - before) / IDLE_CPU_S * 100
+            idle = (cpu_seconds(service.pid) - before) / IDLE_CPU_S * 100
             print(f"dialogue service idle CPU: {idle:.2f} % of one core (over {IDLE_CPU_S:.0f} s)")
         finally:
             client.loop_stop()

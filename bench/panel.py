@@ -39,6 +39,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench._process import cpu_seconds, rss_mb  # noqa: E402
 
 from services.broker import PrivateBroker  # noqa: E402
 from services.bus import Bus  # noqa: E402
@@ -50,7 +51,6 @@ BUTTON = 17
 TAP_S = 0.03
 GAP_S = 0.05
 IDLE_MEASURE_S = 10.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STATE_DIR = tempfile.mkdtemp(prefix="bench-panel-state-")
 
 
@@ -177,18 +177,6 @@ def measure_latency(port: int, receiver: Receiver, presses: int) -> None:
             pin.drive_high()
             time.sleep(GAP_S)
         figures("very long (from reaching 2 s here)", samples)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def measure_process(port: int, receiver: Receiver, tmp: Path) -> None:

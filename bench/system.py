@@ -26,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench._process import cpu_seconds  # noqa: E402
 
 from services.broker import PrivateBroker  # noqa: E402
 from services.voice.settings import VoiceSettings  # noqa: E402
@@ -63,11 +64,6 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return rss, pss
 
 
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the idle window")
@@ -94,7 +90,7 @@ def main() -> int:
             up_s = time.monotonic() - started
             time.sleep(SETTLE_S)
             pids = descendants(supervisor.pid)
-            before = {pid: cpu_s(pid) for pid in pids}
+            before = {pid: cpu_seconds(pid) for pid in pids}
             wall = time.monotonic()
             time.sleep(args.seconds)
             wall = time.monotonic() - wall
@@ -102,7 +98,7 @@ def main() -> int:
             for pid in pids:
                 try:
                     rss, pss = memory_mb(pid)
-                    rows.append((name_of(pid), pid, rss, pss, 100 * (cpu_s(pid) - before[pid]) / wall))
+                    rows.append((name_of(pid), pid, rss, pss, 100 * (cpu_seconds(pid) - before[pid]) / wall))
                 except OSError:
                     continue
         finally:

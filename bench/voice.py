@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._process import cpu_seconds, rss_mb  # noqa: E402
+from tests.running import child_pids  # noqa: E402
 
 from services.broker import PrivateBroker  # noqa: E402
 from services.messages import BadMessage, Say, SpeakingFinished, SpeakingStarted, StopSpeaking, VolumeState, parse  # noqa: E402
@@ -35,32 +37,7 @@ LONG_TEXT = ("Here is a long answer about the weather this week, with rain on Mo
              "Tuesday, and a lot more to say after that about the days that follow it.")
 POLL_S = 0.001  # how often the speaker file is looked at
 IDLE_WINDOW_S = 10.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -313,7 +290,7 @@ def main() -> None:
         print(f"Stop -> SpeakingFinished(interrupted)  {ms(stop_finished)}")
         print(f"Stop -> last audio written             {ms(stop_quiet)}")
         pids = {"voice service": voice.process.pid}
-        pids.update({"Piper child": pid for pid in children(voice.process.pid)})
+        pids.update({"Piper child": pid for pid in child_pids(voice.process.pid)})
         time.sleep(1.0)
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         time.sleep(IDLE_WINDOW_S)

@@ -34,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._process import cpu_seconds, rss_mb  # noqa: E402
 
 from bench._audio_mix import espeak, mix_at_snr, music, noise, piper, pitch_shift  # noqa: E402
 from services.listener.audio_file import frames  # noqa: E402
@@ -221,20 +222,6 @@ def negative_stream(minutes: float, rng: np.random.Generator) -> tuple[np.ndarra
     extra += [noise(kind, NOISE_MUSIC_S / 2 / 3) * 0.3 for kind in NOISES]
     extra = [e.astype(np.int16) for e in extra]
     return np.concatenate([speech, *extra]), speech_samples / 16000
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def idle_live(detector: WakeWordDetector, vad) -> float:
