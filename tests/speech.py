@@ -55,6 +55,10 @@ def transcribe(wav_path: str | Path) -> str:
     audio = load_wav_16k_mono(wav_path).astype(np.float32) / 32768.0
     if not len(audio):
         return ""
+    # Whisper tiny.en sometimes drops the first word of a clip that starts on its first sample
+    # (the voice service's recordings do); a microphone always hears a moment of room before it.
+    room = np.zeros(int(0.3 * 16000), dtype=np.float32)
+    audio = np.concatenate([room, audio, room])
     segments, _ = _whisper().transcribe(audio, language="en", beam_size=5, vad_filter=False,
                                         condition_on_previous_text=False)
     return " ".join(segment.text.strip() for segment in segments).strip()
