@@ -9,8 +9,9 @@ synthetic voice, padded with 0.5-1 s of silence, mixed with household noise (mus
 babble) at 15, 9 or 6 dB SNR or left clean, and then heard by:
 
 - samantha: the listener's real pipeline in-process (Silero VAD endpointing, Whisper tiny.en with
-  the dialogue model's phrases as vocabulary, exactly as the listener service uses them), then the
-  real dialogue model with the tests' home (_fixtures.yaml) as the user's entities;
+  the dialogue model's phrases as vocabulary and its beam's several readings, exactly as the
+  listener service uses them), then the real dialogue model choosing between those readings, with
+  the tests' home (_fixtures.yaml) as the user's entities;
 - samantha+spoken: the same transcript through services.spoken (the recognition-error levers of
   issue 8, not yet wired into the services): normalize_transcript with the device's vocabulary,
   then worth_acting_on (ask instead of act when Whisper was unsure of the words, or when no
@@ -112,6 +113,7 @@ def _hear_with_listener(samples) -> dict[str, Any]:
                 "total_ms": (ended - started) * 1000, "cpu_ms": (time.process_time() - cpu_started) * 1000}
     transcript = stopped.transcript.result()
     return {"text": transcript.text, "reason": stopped.reason, "confidence": round(transcript.confidence, 3),
+            "alternatives": [[reading.text, round(reading.confidence, 3)] for reading in transcript.alternatives],
             "final_ms": (time.perf_counter() - ended) * 1000, "total_ms": (time.perf_counter() - started) * 1000,
             "cpu_ms": (time.process_time() - cpu_started) * 1000}
 
@@ -247,6 +249,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     from hassil import recognize_best
 
     from services.dialogue.nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
+    from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
     from services.spoken import PhoneticVocabulary, normalize_transcript, worth_acting_on
 
     slot_lists = home.slot_lists()
@@ -256,11 +259,17 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     for item in items:
         _, intent, expected, context = cases[item.case]
         ours, base = heard[item]
-        result = model.understand(ours["text"], context)
+        # The listener's readings of the clip, likeliest first; the dialogue weighs each one's
+        # likelihood against what its model understands (services/dialogue/readings.py), as the service does.
+        heard_readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
+        def understand(text: str) -> Any:
+            return model.understand(text, context)
+        result = understand_likeliest([Reading(t, c) for t, c in heard_readings], understand).understanding
         outcomes["samantha"].append(judge(result.intent, result.slots, intent, expected))
-        text = normalize_transcript(ours["text"], vocabulary)
-        result = model.understand(text, context)
-        if not worth_acting_on(ours.get("confidence", 0.0), result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE,
+        normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
+        pick = understand_likeliest(normalized or [Reading("", 0.0)], understand)
+        text, result = pick.reading.text, pick.understanding
+        if not worth_acting_on(pick.reading.confidence, result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE,
                                vocabulary.unknown_words(text)):
             result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act
         outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal, TypeVar, Union
 MESSAGE_VERSION = 1
 TOPIC_PREFIX = "samantha/"
 MAX_PAYLOAD_BYTES = 256 * 1024  # longer than any sentence or entity list; refuse the rest unread
+MAX_ALTERNATIVES = 10  # readings of one utterance a recogniser may offer besides its best
 MAX_TEXT_CHARS = 2000  # a spoken sentence; longer strings are bad input, not speech
 
 M = TypeVar("M", bound="Message")
@@ -176,6 +177,16 @@ class TranscriptReady(Message):
     backend: str = ""
     speech_ended_at: float = 0.0  # epoch seconds at the end of speech, for latency measurements
     follow_up: bool = False  # heard in a follow-up window (an answer to the device's question)
+    # Other readings of the same speech, likeliest first, and the recogniser's confidence in each:
+    # the dialogue takes the likeliest reading it understands, not just the first.
+    alternatives: list[str] = field(default_factory=list)
+    alternative_confidences: list[float] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if len(self.alternatives) != len(self.alternative_confidences):
+            raise BadMessage("TranscriptReady: alternatives and alternative_confidences differ in length")
+        if len(self.alternatives) > MAX_ALTERNATIVES:
+            raise BadMessage(f"TranscriptReady: more than {MAX_ALTERNATIVES} alternatives")
 
 
 @dataclass(frozen=True)

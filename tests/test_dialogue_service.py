@@ -242,3 +242,33 @@ def test_unclear_spoken_command_is_read_back_before_acting(dialogue, probe):
     probe.drain()
     probe.publish(TranscriptReady(text="Turn on the kitchen light.", confidence=0.9, backend="whisper"))
     assert probe.wait_for(HomeCommand, timeout=20).intent == "HassTurnOn"
+
+
+def test_the_likeliest_reading_the_device_understands_is_acted_on(dialogue, probe):
+    # Whisper's first reading is a mishearing; its second names a light the home has.
+    probe.drain()
+    probe.publish(TranscriptReady(text="Turn off the kitten night.", confidence=0.8, backend="whisper",
+                                  alternatives=["Turn off the kitchen light.", "Turn of the kitchen lights."],
+                                  alternative_confidences=[0.75, 0.5]))
+    command = probe.wait_for(HomeCommand, timeout=20)
+    assert command.intent == "HassTurnOff" and command.entity_ids == ["light.kitchen"]
+    probe.publish(HomeCommandResult(request_id=command.request_id, ok=True))
+    assert "off" in probe.wait_for(Say).text
+
+
+def test_a_silent_request_is_not_filled_in_from_a_less_likely_reading(dialogue, probe):
+    probe.drain()
+    start = len(probe.history)
+    # Only the wake word was said; a far less likely reading hears a command in the silence after it.
+    probe.publish(TranscriptReady(text="Hey Jarvis.", confidence=0.3, backend="whisper",
+                                  alternatives=["Turn on the kitchen light."], alternative_confidences=[0.1]))
+    recognized = probe.wait_for(IntentRecognized, timeout=20)
+    assert recognized.intent is None
+    time.sleep(1.0)
+    assert not [m for m in probe.history[start:] if isinstance(m, HomeCommand)]
+
+
+def test_transcript_alternatives_must_pair_with_their_confidences(dialogue, probe):
+    probe.publish_raw(TranscriptReady.TOPIC, b'{"text": "what time is it", "alternatives": ["x"]}')
+    assert ask(probe, "what's the date").text
+    assert dialogue.process.poll() is None

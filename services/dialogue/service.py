@@ -45,6 +45,7 @@ from ..spoken import PhoneticVocabulary, normalize_transcript, worth_acting_on
 from .conversation import Conversation
 from .nlu import DialogueModel, Home, SentenceError
 from .nlu.model import WILDCARD_TEMPLATE_CONFIDENCE, Understanding
+from .readings import Reading, cleaned_readings, understand_likeliest
 from .store import Store
 from .turn import Turn
 
@@ -398,17 +399,19 @@ class DialogueService(Service):
     async def _converse(self, message: TranscriptReady) -> None:
         assert self.model is not None and self.conversation is not None
         loop = asyncio.get_running_loop()
-        text = clean_transcript(message.text)
         spoken = is_spoken(message)
-        if spoken:
-            # One spelling for what the recogniser writes many ways, mis-heard words brought back
-            # to known ones ("rightness" -> "brightness").
-            text = normalize_transcript(text, self.vocabulary)
         ringing_window = self._ring_listening and self._listen_source == "command"
-        if not text:  # only the wake word, or nothing at all
+        readings = self._readings(message, spoken)
+        if ringing_window:
+            # Heard without the wake word: only what the recogniser is surest of may stop the chime.
+            readings = readings[:1]
+        if not readings:  # only the wake word, or nothing at all
             self.bus.publish(IntentRecognized(text=message.text, intent=None))
             return
-        understanding = await loop.run_in_executor(self._executor, self.model.understand, text)
+        pick = await loop.run_in_executor(self._executor, understand_likeliest, readings, self.model.understand)
+        text, understanding = pick.reading.text, pick.understanding
+        if pick.rank:
+            _LOGGER.info("Took the recogniser's reading %d, %r, over %r", pick.rank + 1, text, readings[0].text)
         self.bus.publish(IntentRecognized(
             text=text, intent=understanding.intent, slots=dict(understanding.slots),
             confidence=float(understanding.confidence)))
@@ -418,7 +421,7 @@ class DialogueService(Service):
             _LOGGER.info("Heard %r while ringing; not a stop", text)
             return
         check_first = (spoken and understanding.intent is not None
-                       and not heard_clearly(understanding, message.confidence, self.vocabulary))
+                       and not heard_clearly(understanding, pick.reading.confidence, self.vocabulary))
         turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up)
         assert self.store is not None
@@ -437,6 +440,19 @@ class DialogueService(Service):
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
             self._flush_handle = loop.call_later(AFTER_SPEAKING_TIMEOUT_S, self._flush_after_speaking)
+
+    def _readings(self, message: TranscriptReady, spoken: bool) -> list[Reading]:
+        """What was heard, cleaned up: the transcript and the recogniser's other readings of it."""
+        if not spoken:
+            return cleaned_readings([(message.text, 1.0)], clean_transcript)
+
+        def clean(text: str) -> str:
+            # One spelling for what the recogniser writes many ways, mis-heard words brought back
+            # to known ones ("rightness" -> "brightness").
+            return normalize_transcript(clean_transcript(text), self.vocabulary)
+
+        heard = [(message.text, message.confidence), *zip(message.alternatives, message.alternative_confidences)]
+        return cleaned_readings(heard, clean)
 
     async def _commit(self) -> None:
         """Make the turn's changes durable, off the event loop (the reply is already on its way)."""

@@ -12,7 +12,7 @@ Lines (times in seconds from the start of the file):
     {"event": "listening_ended", "file": "a.wav", "reason": "speech_end", "time_s": 5.36}
     {"event": "transcript", "file": "a.wav", "text": "set a timer for five minutes", "confidence": 0.83,
      "backend": "whisper", "speech_start_s": 3.04, "speech_end_s": 4.72, "endpoint_s": 5.36,
-     "final_pass_ms": 12.5}
+     "final_pass_ms": 12.5, "alternatives": ["set a timer for 5 minutes"]}
 
 Any WAV is accepted (resampled to 16 kHz mono). A file that is not usable audio gives one error line
 on stderr and exit code 2, before anything is heard.
@@ -152,7 +152,8 @@ def _hear(pipeline, samples, name: str, emit: _Printer, continuous: bool, realti
                 emit(event="transcript", file=name, text=transcript.text, confidence=_round(transcript.confidence),
                      backend=transcript.backend, speech_start_s=_round(event.speech_start_s),
                      speech_end_s=_round(event.speech_end_s), endpoint_s=_round(event.at_s),
-                     final_pass_ms=_round(transcript.final_pass_s * 1000, 1))
+                     final_pass_ms=_round(transcript.final_pass_s * 1000, 1),
+                     alternatives=[reading.text for reading in transcript.alternatives])
             if continuous and restart:
                 pipeline.listen_now("command")
 

@@ -234,6 +234,8 @@ class ListenerService(Service):
             backend=transcript.backend,
             speech_ended_at=speech_ended_at,
             follow_up=event.source == "follow_up",
+            alternatives=[reading.text for reading in transcript.alternatives],
+            alternative_confidences=[round(reading.confidence, 3) for reading in transcript.alternatives],
         ))
 
     # --- bus -----------------------------------------------------------------------------------

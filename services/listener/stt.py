@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -45,12 +46,30 @@ VOSK_UNKNOWN_WORD = "[unk]"  # Vosk's catch-all for speech outside the grammar
 MAX_STT_THREADS = 4
 WARM_UP_FRAMES = 12  # ~1 s of silence
 WARM_UP_FRAME_SAMPLES = 1280
+# Whisper's beam search keeps this many readings of each request; the dialogue model then takes the
+# likeliest one it understands. On misheard commands the right words are often the second or third
+# reading ("set the mid room lamp" / "set the bedroom lamp"), and the beam costs ~0.1 s more here.
+READINGS = 5
+# No one speaks faster; a beam that runs on past this is repeating itself.
+MAX_TOKENS_PER_SECOND = 8
+MIN_NEW_TOKENS = 16
+# faster-whisper's own rule for "this was no speech": both must hold.
+NO_SPEECH_PROBABILITY = 0.6
+NO_SPEECH_LOGPROB = -1.0
 
 PartialCallback = Callable[[str], None]
 
 
 class SpeechToTextError(RuntimeError):
     """A speech-to-text model that cannot be loaded (missing folder, wrong files)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way of hearing an utterance: its words and how sure the recogniser is of them."""
+
+    text: str
+    confidence: float  # mean token probability, 0-1
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,22 @@ class Transcript:
     backend: str
     audio_s: float  # seconds of audio it was made from
     final_pass_s: float  # time from finish() to the result (what the user waits for)
+    alternatives: tuple[Reading, ...] = ()  # other readings of the same audio, likeliest first
+
+
+def _plain_words(text: str) -> list[str]:
+    return re.findall(r"[\w%']+", text.lower())
+
+
+def collapse_repeats(text: str) -> str:
+    """The text once, where a beam hypothesis said it over and over ("set volume to 90%. Set
+    volume to 90%. Set volume" -> "set volume to 90%"): beam search without timestamps does that."""
+    words = text.split()
+    plain = [re.sub(r"[^\w%']", "", word.lower()) for word in words]
+    for size in range(1, len(words) // 2 + 1):
+        if all(plain[i] == plain[i % size] for i in range(size, len(words))):
+            return " ".join(words[:size]).rstrip(".,!?;: ")
+    return text
 
 
 class Utterance(ABC):
@@ -194,6 +229,43 @@ class WhisperSpeechToText(SpeechToText):
         confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
         return text, confidence
 
+    def readings(self, audio: np.ndarray) -> list[Reading]:
+        """The likeliest readings of int16 audio (beam search), best first; [] for no speech.
+
+        faster-whisper's transcribe() returns only the best one, so this drives its model the way
+        transcribe() does for one window (an utterance is far shorter than Whisper's 30 s).
+        """
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model = self._model
+        samples = audio.astype(np.float32) / INT16_FULL_SCALE
+        features = model.feature_extractor(samples)[:, :model.feature_extractor.nb_max_frames]
+        encoded = model.encode(pad_or_trim(features))
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+        previous = tokenizer.encode(" " + self.prompt.strip()) if self.prompt else []
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        new_tokens = max(MIN_NEW_TOKENS, int(len(samples) / SAMPLE_RATE * MAX_TOKENS_PER_SECOND))
+        result = model.model.generate(
+            encoded, [prompt], beam_size=READINGS, num_hypotheses=READINGS, length_penalty=1.0,
+            max_length=min(model.max_length, len(prompt) + new_tokens), return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
+        readings: list[Reading] = []
+        for tokens, score in zip(result.sequences_ids, result.scores):
+            # score is the sum of log probabilities over the tokens; faster-whisper's "avg_logprob"
+            # also counts the end-of-text token.
+            mean_logprob = score * len(tokens) / (len(tokens) + 1)
+            if not readings and result.no_speech_prob > NO_SPEECH_PROBABILITY and mean_logprob < NO_SPEECH_LOGPROB:
+                return []
+            text = collapse_repeats(tokenizer.decode(tokens).strip())
+            words = _plain_words(text)
+            # The beam often differs only in punctuation ("light." / "light"): the same words once.
+            if words and all(words != _plain_words(reading.text) for reading in readings):
+                readings.append(Reading(text, math.exp(mean_logprob)))
+        return readings
+
     def start(self, on_partial: PartialCallback | None = None) -> Utterance:
         return _WhisperUtterance(self, on_partial)
 
@@ -224,17 +296,17 @@ class _WhisperUtterance(Utterance):
             self._generation += 1
         self._guess = None
 
-    def _transcribe_guess(self, audio: np.ndarray, generation: int) -> tuple[str, float] | None:
+    def _transcribe_guess(self, audio: np.ndarray, generation: int) -> list[Reading] | None:
         with self._lock:
             if generation != self._generation or self._cancelled:
                 return None  # the user spoke again before the worker got to it
         started = time.monotonic()
-        text, confidence = self._stt.transcribe(audio)
+        readings = self._stt.readings(audio)
         _LOGGER.debug("Whisper: guess over %.1f s took %.0f ms", len(audio) / SAMPLE_RATE,
                       (time.monotonic() - started) * 1000)
-        if self._on_partial is not None and text:
-            self._on_partial(text)
-        return text, confidence
+        if self._on_partial is not None and readings:
+            self._on_partial(readings[0].text)
+        return readings
 
     def finish(self) -> concurrent.futures.Future:
         finished_at = time.monotonic()
@@ -246,13 +318,14 @@ class _WhisperUtterance(Utterance):
 
     def _final(self, audio: np.ndarray, guess: concurrent.futures.Future | None, finished_at: float) -> Transcript:
         # The guess was submitted before this job to the same single worker, so it is done by now.
-        result = guess.result() if guess is not None else None
-        if result is None:
+        readings = guess.result() if guess is not None else None
+        if readings is None:
             _LOGGER.debug("Whisper: full pass over %.1f s (no usable guess)", len(audio) / SAMPLE_RATE)
-            result = self._stt.transcribe(audio)
-        text, confidence = result
-        return Transcript(text=text, confidence=confidence, backend=self._stt.name,
-                          audio_s=len(audio) / SAMPLE_RATE, final_pass_s=time.monotonic() - finished_at)
+            readings = self._stt.readings(audio)
+        best = readings[0] if readings else Reading("", 0.0)
+        return Transcript(text=best.text, confidence=best.confidence, backend=self._stt.name,
+                          audio_s=len(audio) / SAMPLE_RATE, final_pass_s=time.monotonic() - finished_at,
+                          alternatives=tuple(readings[1:]))
 
     def cancel(self) -> None:
         with self._lock:

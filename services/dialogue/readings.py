@@ -1,0 +1,76 @@
+"""Which of the recogniser's readings of a request to act on.
+
+Whisper's beam search keeps several readings of what was said, likeliest first. When it mishears a
+command the right words are often among the others: "set the mid room lamp to maximum brightness"
+first, "set the bedroom lamp to maximum brightness" second. The dialogue model knows which
+sentences the device can carry out, so it weighs each reading's likelihood as speech against how
+well the model understands it.
+
+>>> pick = understand_likeliest([Reading("set the mid room lamp on", 0.8), Reading("set the bedroom lamp on", 0.7)],
+...                             understand)  # doctest: +SKIP
+>>> pick.reading.text, pick.understanding.intent  # doctest: +SKIP
+('set the bedroom lamp on', 'HassTurnOn')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from .nlu.model import Understanding
+
+MIN_CONFIDENCE = 1e-6  # a reading the recogniser gave no chance at all still has a finite score
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way the recogniser heard the request (already cleaned up for the model)."""
+
+    text: str
+    confidence: float  # the recogniser's, 0-1
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The reading acted on and what it means."""
+
+    reading: Reading
+    understanding: Understanding
+    rank: int  # 0 = the recogniser's own first choice
+
+
+def cleaned_readings(heard: list[tuple[str, float]], clean: Callable[[str], str]) -> list[Reading]:
+    """(text, confidence) pairs as heard, likeliest first, cleaned up; readings that clean up to
+    the same words are kept once. [] when the likeliest is nothing (only the wake word, or silence):
+    a less likely reading must not put words in a silent user's mouth."""
+    readings: list[Reading] = []
+    for text, confidence in heard:
+        text = clean(text)
+        if not text and not readings:
+            return []
+        if text and all(text != reading.text for reading in readings):
+            readings.append(Reading(text, confidence))
+    return readings
+
+
+def understand_likeliest(readings: list[Reading], understand: Callable[[str], Understanding]) -> Pick:
+    """The reading that is both likely as speech and meaningful to the device.
+
+    Each reading scores the log of the recogniser's confidence plus the dialogue model's confidence
+    in what it understood (0 when it understood nothing): a template match (1.0) outweighs a
+    reading the recogniser found e times likelier that means nothing. Ties go to the likelier
+    reading, so a request heard clearly is taken as heard.
+    """
+    if not readings:
+        raise ValueError("no readings to choose from")
+    best: Pick | None = None
+    best_score = -math.inf
+    for rank, reading in enumerate(readings):
+        pick = Pick(reading, understand(reading.text), rank)
+        meaning = pick.understanding.confidence if pick.understanding.intent is not None else 0.0
+        score = math.log(max(reading.confidence, MIN_CONFIDENCE)) + meaning
+        if score > best_score:
+            best, best_score = pick, score
+    assert best is not None
+    return best

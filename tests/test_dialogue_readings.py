@@ -1,0 +1,43 @@
+"""Choosing between the recogniser's readings (services/dialogue/readings.py), with the rule's edges."""
+
+from __future__ import annotations
+
+from services.dialogue.nlu.model import Understanding
+from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
+
+KNOWN = {"turn off the kitchen light": ("HassTurnOff", 1.0), "turn off the kitten": ("HassTurnOff", 0.5)}
+
+
+def understand(text: str) -> Understanding:
+    intent, confidence = KNOWN.get(text, (None, 0.3))
+    return Understanding(text, intent, {}, confidence, 1.0)
+
+
+def test_a_template_match_beats_a_likelier_reading_that_means_nothing():
+    pick = understand_likeliest([Reading("turn off the kitten night", 0.8),
+                                 Reading("turn off the kitchen light", 0.6)], understand)
+    assert (pick.reading.text, pick.rank) == ("turn off the kitchen light", 1)
+
+
+def test_a_far_less_likely_reading_does_not_win_on_meaning_alone():
+    # e^-1 is the most the model's confidence can make up for
+    pick = understand_likeliest([Reading("turn off the kitten night", 0.9),
+                                 Reading("turn off the kitchen light", 0.2)], understand)
+    assert pick.rank == 0 and pick.understanding.intent is None
+
+
+def test_between_two_meanings_the_surer_one_wins_and_ties_go_to_the_likelier():
+    pick = understand_likeliest([Reading("turn off the kitten", 0.7), Reading("turn off the kitchen light", 0.6)],
+                                understand)
+    assert pick.reading.text == "turn off the kitchen light"
+    pick = understand_likeliest([Reading("turn off the kitchen light", 0.6), Reading("turn off the kitchen light", 0.6)],
+                                understand)
+    assert pick.rank == 0
+
+
+def test_readings_are_cleaned_once_and_nothing_said_stays_nothing():
+    heard = [("Turn off the light.", 0.9), ("turn off the light", 0.5), ("Turn of the light", 0.4)]
+    readings = cleaned_readings(heard, lambda text: text.lower().rstrip("."))
+    assert [r.text for r in readings] == ["turn off the light", "turn of the light"]
+    assert cleaned_readings([("Hey Jarvis.", 0.9), ("turn on the light", 0.1)], lambda text: "" if "jarvis" in
+                            text.lower() else text) == []

@@ -1,0 +1,49 @@
+"""Whisper's several readings of one request: what the dialogue chooses from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.listener.stt import WhisperSpeechToText, collapse_repeats
+from tests.speech import words
+from tests.test_listener_support import background, silence, speech
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperSpeechToText:
+    stt = WhisperSpeechToText()
+    stt.set_phrases(["turn off the kitchen light", "set a timer for five minutes"])
+    return stt
+
+
+def test_a_beam_that_repeats_itself_is_read_once():
+    assert collapse_repeats("Set volume to 90%. Set volume to 90%. Set volume") == "Set volume to 90%"
+    assert collapse_repeats("play corner light tom play corner light tom") == "play corner light tom"
+    # a word said twice on purpose, or a sentence that ends as it began, stays as it is
+    assert collapse_repeats("turn the light on in the light room") == "turn the light on in the light room"
+    assert collapse_repeats("light the light") == "light the light"
+
+
+def test_readings_are_distinct_and_the_first_is_what_was_said(whisper):
+    audio = np.concatenate([silence(0.3), speech("turn off the kitchen light", "piper"), silence(0.5)])
+    readings = whisper.readings(audio)
+    assert words(readings[0].text) == ["turn", "off", "the", "kitchen", "light"]
+    assert 1 <= len(readings) <= 5  # beams that differ only in punctuation are one reading
+    assert len({tuple(words(reading.text)) for reading in readings}) == len(readings)
+    assert all(0.0 < reading.confidence <= 1.0 for reading in readings)
+    assert all(readings[0].confidence >= reading.confidence for reading in readings[1:])
+
+
+def test_no_speech_has_no_readings(whisper):
+    assert whisper.readings(background(1.5, level=0.01)) == []
+
+
+def test_the_final_transcript_carries_the_other_readings(whisper):
+    utterance = whisper.start()
+    audio = np.concatenate([silence(0.3), speech("set a timer for five minutes", "en-us"), silence(0.5)])
+    for start in range(0, len(audio), 1280):
+        utterance.accept(audio[start:start + 1280])
+    transcript = utterance.finish().result(timeout=60)
+    assert words(transcript.text)[:3] == ["set", "a", "timer"]
+    assert transcript.alternatives and all(reading.text != transcript.text for reading in transcript.alternatives)
