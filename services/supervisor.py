@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .broker import PrivateBroker
+from .memory import MALLOC_ENV
 from .settings import OVERRIDES_ENV, Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class Supervisor:
         env["NOTIFY_SOCKET"] = str(self.broker.folder / f"notify-{child.name}.sock")
         env["WATCHDOG_USEC"] = str(int(WATCHDOG_S * 1e6))
         env["PYTHONUNBUFFERED"] = "1"
+        for key, value in MALLOC_ENV.items():  # as the systemd units set it; yours wins
+            env.setdefault(key, value)
         return env
 
     def open_notify(self, child: Child) -> None:

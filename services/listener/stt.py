@@ -36,7 +36,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..memory import release_freed_memory
+from ..memory import import_on_first_use, release_freed_memory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -181,6 +181,7 @@ class WhisperSpeechToText(SpeechToText):
 
     def __init__(self, model_dir: str | Path | None = None) -> None:
         super().__init__()
+        import_on_first_use("av")  # faster-whisper decodes files with it; we hand it samples
         from faster_whisper import WhisperModel
 
         # It logs every call at INFO ("Processing audio with duration ..."): one line per request is ours.

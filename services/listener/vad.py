@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..memory import without_arena
+
 _LOGGER = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
@@ -37,7 +39,7 @@ class VoiceActivityDetector:
     def __init__(self, model_path: Path | None = None) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
+        options = without_arena(ort.SessionOptions())  # see services/memory.py
         # One thread: the model is tiny, and the listener must leave the cores to speech-to-text.
         options.inter_op_num_threads = 1
         options.intra_op_num_threads = 1

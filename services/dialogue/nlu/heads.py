@@ -107,6 +107,7 @@ class OnnxHead:
 
     def __init__(self, model_bytes: bytes) -> None:
         options = ort.SessionOptions()
+        options.enable_cpu_mem_arena = False  # a memory arena never gives back; see services/memory.py
         options.intra_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
