@@ -138,6 +138,12 @@ def _worker_hear(job: tuple[Clip, bool, bool]) -> tuple[Clip, dict | None, dict 
     return clip, ours, base, _WORKER["listener_rss_mb"], _rss_mb()
 
 
+def progress(done: int, total: int, started: float) -> str:
+    """How far a hearing run is: clips done, rate, time left."""
+    rate = done / (time.perf_counter() - started)
+    return f"  {done}/{total} clips, {rate:.2f}/s, ~{(total - done) / rate / 60:.0f} min left"
+
+
 # --- the transcript cache -------------------------------------------------------------------------
 
 
@@ -467,9 +473,7 @@ def main(argv: list[str] | None = None) -> int:
                 if time.perf_counter() - last > PROGRESS_EVERY_S:
                     store.commit()
                     last = time.perf_counter()
-                    rate = done / (last - hear_started)
-                    print(f"  {done}/{len(jobs)} clips, {rate:.2f}/s, ~{(len(jobs) - done) / rate / 60:.0f} min left",
-                          file=sys.stderr, flush=True)
+                    print(progress(done, len(jobs), hear_started), file=sys.stderr, flush=True)
         store.commit()
     hear_s = time.perf_counter() - hear_started
 

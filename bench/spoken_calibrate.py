@@ -7,13 +7,20 @@ names, as the listener's vocabulary gets them; the home is the tests' fixture ho
 user's home of the benchmark, not its sentences). Each is spoken by one voice in one condition
 (both rotating), heard by the listener's pipeline, and understood; the reference is what the model
 makes of the phrase as written. For each minimum Whisper confidence it prints the share of clips
-acted on rightly and wrongly, and the lowest threshold that keeps wrong actions at or below 1 %.
+acted on rightly and wrongly, and the lowest threshold that keeps wrong actions at or below 1 %;
+then the same with the dialogue model's own confidence when no template matched (the neural
+model's guesses; one minimum when every word is known, one when some are not), choosing the most
+right actions with no more wrong ones than without it.
+
+    .venv/bin/python bench/spoken_calibrate.py --listener-key listener-6918ccbc4454857a41fc  # cached only
+    .venv/bin/python bench/spoken_calibrate.py --heard    # the clips held out of models/heard-sentences.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import multiprocessing
 import os
 import random
@@ -27,8 +34,11 @@ from bench.spoken import (  # noqa: E402
     TranscriptCache, _folded, _worker_hear, _worker_init, home_names, listener_key)
 from bench.spoken_corpus import CONDITIONS, VOICES, Clip, cache_dir  # noqa: E402
 from bench.understand import DEFAULT_TESTS, fixture_home  # noqa: E402
+from services.dialogue.nlu.heard import HEARD_FILE, sample_home  # noqa: E402
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 17)]
+MODEL_THRESHOLDS = [round(0.5 + 0.05 * i, 2) for i in range(0, 10)]  # the model never acts below 0.5
+NEVER = 1.01  # a model-confidence minimum no guess reaches
 WRONG_ACTIONS_MAX = 0.01
 # When the 1 % bar costs nearly every right action, the threshold that weighs a wrong action as
 # two missed commands (a wrong light off is worse than "sorry, say that again").
@@ -39,31 +49,50 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phrases", type=int, default=240)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--listener-key", help="score the clips cached under this listener key; hear nothing")
+    parser.add_argument("--heard", nargs="?", type=Path, const=HEARD_FILE, metavar="FILE",
+                        help="calibrate on the clips held out of the heard training sentences (other voices "
+                             "and noise than the bench's; default models/heard-sentences.jsonl): nothing is heard")
     args = parser.parse_args(argv)
 
     from services.dialogue.nlu import DialogueModel
-    from services.dialogue.nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
-    from services.spoken import PhoneticVocabulary, normalize_transcript
 
-    home = fixture_home(Path(os.environ.get("SAMANTHA_HA_TESTS", DEFAULT_TESTS)))
-    model = DialogueModel.load(cache_dir() / "state", None, home)
+    if args.heard:
+        home = sample_home()
+        model = DialogueModel.load(cache_dir() / "state", None, home)
+        heard, source = held_out_clips(args.heard), f"clips held out of {args.heard.name}"
+    else:
+        home = fixture_home(Path(os.environ.get("SAMANTHA_HA_TESTS", DEFAULT_TESTS)))
+        model = DialogueModel.load(cache_dir() / "state", None, home)
+        heard, source = spoken_clips(model, args), "of the model's own phrases, voices and conditions rotating"
+    outcomes = score(model, home, heard)
+    print(f"calibration: {len(outcomes)} clips {source}")
+    report(outcomes)
+    return 0
+
+
+def held_out_clips(path: Path) -> list[tuple[str, str, float]]:
+    """(meant, heard, heard confidence) of the heard-sentences file's held-out clips."""
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+    return [(r["meant"], r["heard"], r["heard_confidence"]) for r in records if r.get("held_out")]
+
+
+def spoken_clips(model, args) -> list[tuple[str, str, float]]:
+    """(meant, heard, heard confidence) of the model's own phrases, spoken by the bench's voices."""
     phrases = model.phrases()
-    vocabulary = PhoneticVocabulary([*phrases, *home_names(home)])
     chosen = random.Random(29).sample(phrases, min(args.phrases, len(phrases)))
-    references = {}
-    for phrase in chosen:
-        result = model.understand(phrase)
-        if result.intent is not None:
-            references[phrase] = (result.intent, _folded(result.slots))
+    understood = [phrase for phrase in chosen if model.understand(phrase).intent is not None]
     voices, conditions = list(VOICES), list(CONDITIONS)
     clips = []
-    for index, phrase in enumerate(references):
+    for index, phrase in enumerate(understood):
         seed = int(hashlib.sha256(f"calibrate|{phrase}".encode()).hexdigest()[:8], 16)
         clips.append(Clip(phrase, voices[index % len(voices)], conditions[(index // len(voices)) % len(conditions)],
                           seed))
-    key = listener_key(phrases)
+    key = args.listener_key or listener_key(phrases)
     store = TranscriptCache(cache_dir() / "calibration.sqlite")  # its own: a bench run may hold the other
     heard = {clip: store.get(key, clip) for clip in clips}
+    if args.listener_key:
+        clips = [clip for clip in clips if heard[clip] is not None]
     jobs = [(clip, True, False) for clip in clips if heard[clip] is None]
     if jobs:
         print(f"hearing {len(jobs)} calibration clips...", file=sys.stderr, flush=True)
@@ -73,23 +102,43 @@ def main(argv: list[str] | None = None) -> int:
                 store.put(key, clip, ours)
                 heard[clip] = ours
         store.commit()
+    print(f"transcripts {key}")
+    return [(clip.text, heard[clip]["text"], heard[clip].get("confidence", 0.0)) for clip in clips]
 
+
+def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:
+    """Per clip: (right, acted, heard confidence, template matched, unknown words, model confidence).
+
+    The reference is what the model makes of the words as meant; clips whose words it does not
+    understand even as written are left out."""
+    from services.dialogue.nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
+    from services.spoken import PhoneticVocabulary, normalize_transcript
+
+    vocabulary = PhoneticVocabulary([*model.phrases(), *home_names(home)])
     outcomes = []
-    for clip in clips:
-        text = normalize_transcript(heard[clip]["text"], vocabulary)
+    for meant, heard, heard_confidence in clips:
+        reference = model.understand(meant)
+        if reference.intent is None:
+            continue
+        text = normalize_transcript(heard, vocabulary)
         result = model.understand(text)
-        right = result.intent is not None and (result.intent, _folded(result.slots)) == references[clip.text]
+        right = result.intent is not None and (result.intent, _folded(result.slots)) == (
+            reference.intent, _folded(reference.slots))
         template = result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
-        outcomes.append((right, result.intent is not None, heard[clip].get("confidence", 0.0), template,
-                         bool(vocabulary.unknown_words(text))))
+        outcomes.append((right, result.intent is not None, heard_confidence, template,
+                         bool(vocabulary.unknown_words(text)), result.confidence))
+    return outcomes
+
+
+def report(outcomes: list[tuple]) -> None:
+    """Right and wrong actions per threshold, and the thresholds to choose."""
     total = len(outcomes)
-    print(f"calibration: {total} of the model's own phrases, voices and conditions rotating; transcripts {key}")
     print(f"{'min heard confidence':>22s}{'right %':>10s}{'wrong actions %':>18s}")
     best = None
     balanced, balanced_value = None, None
     for threshold in THRESHOLDS:
         right = wrong = 0
-        for ok, acted, heard_confidence, template, unknown in outcomes:
+        for ok, acted, heard_confidence, template, unknown, _ in outcomes:
             act = acted and heard_confidence >= threshold and (template or not unknown)
             right += act and ok
             wrong += act and not ok
@@ -101,8 +150,38 @@ def main(argv: list[str] | None = None) -> int:
             balanced, balanced_value = threshold, value
     print(f"lowest threshold with wrong actions <= {100 * WRONG_ACTIONS_MAX:.0f} %: {best}")
     print(f"threshold with the most right - {WRONG_ACTION_COST:g} x wrong: {balanced}")
-    return 0
+    print()
+    # With the model's confidence: a guess (no template) is acted on at or above a minimum, a higher
+    # one when some words are unknown. Chosen: the most right actions with no more wrong ones
+    # than the gate without the model's confidence (at MIN_HEARD_CONFIDENCE) makes on these clips.
+    from services.spoken import MIN_HEARD_CONFIDENCE
 
+    def tally(heard_min: float, known_min: float, unknown_min: float) -> tuple[int, int]:
+        right = wrong = 0
+        for ok, acted, heard_confidence, template, unknown, confidence in outcomes:
+            act = acted and heard_confidence >= heard_min and (
+                template or confidence >= (unknown_min if unknown else known_min))
+            right += act and ok
+            wrong += act and not ok
+        return right, wrong
+
+    right0, wrong0 = tally(MIN_HEARD_CONFIDENCE, 0.0, NEVER)
+    print(f"without the model's confidence (heard >= {MIN_HEARD_CONFIDENCE}, no guess through unknown words): "
+          f"right {100 * right0 / total:.1f} %, wrong actions {100 * wrong0 / total:.1f} %")
+    print(f"{'heard':>7s}{'guess':>7s}{'guess, unknown words':>22s}{'right %':>10s}{'wrong actions %':>18s}")
+    grid = []
+    for heard_min in THRESHOLDS:
+        for known_min in MODEL_THRESHOLDS:
+            for unknown_min in [m for m in MODEL_THRESHOLDS if m >= known_min] + [NEVER]:
+                right, wrong = tally(heard_min, known_min, unknown_min)
+                # Ties: fewer wrong, then the stricter thresholds.
+                grid.append((right, -wrong, heard_min, known_min, unknown_min))
+    allowed = sorted((g for g in grid if -g[1] <= wrong0), reverse=True)
+    for right, wrong, heard_min, known_min, unknown_min in allowed[:8]:
+        print(f"{heard_min:7.2f}{known_min:7.2f}{unknown_min:22.2f}{100 * right / total:10.1f}{-100 * wrong / total:18.1f}")
+    right, wrong, heard_min, known_min, unknown_min = allowed[0]
+    print(f"chosen (most right, wrong actions <= {-100 * wrong / total:.1f} %): MIN_HEARD_CONFIDENCE = {heard_min}, "
+          f"MIN_GUESS_CONFIDENCE = {known_min}, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS = {unknown_min}")
 
 if __name__ == "__main__":
     sys.exit(main())

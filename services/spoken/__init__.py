@@ -17,9 +17,10 @@ home's names), never a test set:
 False
 """
 
-from .confidence import MIN_HEARD_CONFIDENCE, worth_acting_on
+from .confidence import (
+    MIN_GUESS_CONFIDENCE, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS, MIN_HEARD_CONFIDENCE, worth_acting_on)
 from .normalize import normalize_transcript, numbers_to_digits
 from .phonetic import PhoneticVocabulary, phonetic_key, resolve_value, sounds_like
 
-__all__ = ["MIN_HEARD_CONFIDENCE", "PhoneticVocabulary", "normalize_transcript", "numbers_to_digits",
+__all__ = ["MIN_GUESS_CONFIDENCE", "MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS", "MIN_HEARD_CONFIDENCE", "PhoneticVocabulary", "normalize_transcript", "numbers_to_digits",
            "phonetic_key", "resolve_value", "sounds_like", "worth_acting_on"]

@@ -28,6 +28,7 @@ from hassil import Intents, recognize_best
 
 from .encoder import ENCODER_DIR, EmbeddingCache, SentenceEncoder
 from .heads import OnnxHead, softmax_head_onnx, train_softmax
+from .heard import heard_file_digest, load_heard_variants, load_lost_commands
 from .home import Home, _norm
 from .sentences import (
     WHOLE_UTTERANCE_FIXED,
@@ -58,7 +59,11 @@ MAX_PHRASES = 4000
 # Home Assistant intents tried first: the head's top few, if at all plausible.
 GATE_TOP = 4
 GATE_MIN_PROBABILITY = 0.002
-HEAD_FORMAT = 7  # bump when the files in the state dir change meaning
+# Whether the word pieces of misheard training sentences ("cotton" for "curtain") count as words
+# the head knows, or only the templates' do.
+LEARN_HEARD_PIECES = bool(int(os.environ.get("SAMANTHA_LEARN_HEARD_PIECES", "1")))
+LEARN_LOST_COMMANDS = bool(int(os.environ.get("SAMANTHA_LEARN_LOST_COMMANDS", "1")))
+HEAD_FORMAT = 8  # bump when the files in the state dir change meaning
 HEADS_KEPT = 3  # trained heads kept per state dir (one per recent sentence set)
 NLU_CACHE_ENV = "SAMANTHA_NLU_CACHE"
 WARM_UP_TEXTS = ("turn on the light", "what time is it", "set a timer for five minutes")
@@ -233,11 +238,7 @@ class DialogueModel:
     def phrases(self) -> list[str]:
         """Phrases the model knows, with this home's names (bounded; for STT grammars and prompts)."""
         engine = self._engine
-        examples = sample_examples(engine.sentences, seed=11, home=engine.home)
-        texts = sorted({e.text for e in examples})
-        if len(texts) > MAX_PHRASES:
-            texts = sorted(random.Random(3).sample(texts, MAX_PHRASES))
-        return texts
+        return own_phrases(engine.sentences, engine.home)
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -351,6 +352,15 @@ class DialogueModel:
         if not _has_request_words(text, mentions):
             confidence *= BARE_NAME_FACTOR  # "bedroom" alone names a place, asks for nothing
         return label, best_slots, confidence
+
+
+def own_phrases(sentences: SentenceSet, home: Home | None = None) -> list[str]:
+    """The phrases of these sentences, with the home's names (generic ones without a home), bounded."""
+    examples = sample_examples(sentences, seed=11, home=home)
+    texts = sorted({e.text for e in examples})
+    if len(texts) > MAX_PHRASES:
+        texts = sorted(random.Random(3).sample(texts, MAX_PHRASES))
+    return texts
 
 
 _HOME_SLOTS = {"name", "area", "floor"}
@@ -507,7 +517,7 @@ def nlu_dir(state_dir: Path) -> Path:
 
 
 def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: SentenceSet) -> _Heads:
-    fingerprint = f"{HEAD_FORMAT}-{sentences.fingerprint()}"
+    fingerprint = f"{HEAD_FORMAT}-{sentences.fingerprint()}-{heard_file_digest()}-{int(LEARN_HEARD_PIECES)}{int(LEARN_LOST_COMMANDS)}"
     heads_dir = nlu_dir(state_dir) / "heads" / fingerprint
     meta_path = heads_dir / "heads.json"
     try:
@@ -518,12 +528,24 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
     except (OSError, ValueError, KeyError):
         pass
     started = time.perf_counter()
-    examples = sample_examples(sentences)
+    templated = sample_examples(sentences)
+    labels = sorted({e.intent for e in templated}) + [NONE_LABEL]
+    # Misheard training sentences: the head learns them all; the nearest-sentence table (whose
+    # slot frames the slot filler copies) only those whose slot words were heard as said.
+    slots_heard, intent_only = [], []
+    for variant in load_heard_variants(set(labels)):
+        example = dataclasses.replace(variant.example, text=normalise_text(variant.example.text))
+        if _WORD_RE.search(example.text):
+            (slots_heard if variant.slots_survived else intent_only).append(example)
+    examples = templated + slots_heard
     negatives = _negative_examples(encoder)
-    texts = [e.text for e in examples] + negatives
-    labels = sorted({e.intent for e in examples}) + [NONE_LABEL]
+    if LEARN_LOST_COMMANDS:
+        # Commands heard so wrongly that the words no longer ask for them: not understood.
+        negatives += [normalise_text(text) for text in load_lost_commands(set(labels))]
+    texts = [e.text for e in examples + intent_only] + negatives
     index = {name: i for i, name in enumerate(labels)}
-    y = np.array([index[e.intent] for e in examples] + [index[NONE_LABEL]] * len(negatives), dtype=np.int64)
+    y = np.array([index[e.intent] for e in examples + intent_only] + [index[NONE_LABEL]] * len(negatives),
+                 dtype=np.int64)
     cache = EmbeddingCache(nlu_dir(state_dir) / "embeddings.npz", _manifest_sha())
     x = cache.embed(encoder, texts, progress=True)
     try:
@@ -531,8 +553,10 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
     except OSError as err:
         _LOGGER.warning("Could not keep the sentence embeddings in %s: %s", cache.path, err)
     piece_lists = [encoder.pieces(t) for t in texts]
-    # Word pieces of the templates only: gibberish must not teach the head any word.
-    seen = sorted({p for pieces in piece_lists[: len(examples)] for p in pieces})
+    # Word pieces of the templates (and, if so chosen, of misheard ones): gibberish must not teach
+    # the head any word.
+    taught = len(examples) + len(intent_only) if LEARN_HEARD_PIECES else len(templated)
+    seen = sorted({p for pieces in piece_lists[:taught] for p in pieces})
     piece_index = {piece: row for row, piece in enumerate(seen, start=1)}
     tokens = [np.array(sorted({piece_index.get(p, 0) for p in pieces}), dtype=np.int64) for pieces in piece_lists]
     w, w_tok, b = train_softmax(x, tokens, len(seen) + 1, y, len(labels), progress=True)
@@ -546,16 +570,17 @@ def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: Sentenc
         frames=[e.frame for e in examples],
         sources=[_by_slot(e.sources) for e in examples],
         fixed=[dict(e.fixed) for e in examples],
-        template_words=_template_words(examples),
+        template_words=_template_words(templated),
         piece_index=piece_index,
-        slot_sources=_slot_sources(examples),
+        slot_sources=_slot_sources(templated),
     )
     try:
         _write_heads(heads_dir, fingerprint, head_bytes, heads)
         _prune_heads(heads_dir.parent)
     except OSError as err:  # a read-only state dir costs a retrain next start, nothing more
         _LOGGER.warning("Could not keep the trained heads in %s: %s", heads_dir, err)
-    _LOGGER.info("Trained the dialogue model on %d sentences in %.1f s", len(texts), time.perf_counter() - started)
+    _LOGGER.info("Trained the dialogue model on %d sentences (%d of them misheard variants) in %.1f s",
+                 len(texts), len(slots_heard) + len(intent_only), time.perf_counter() - started)
     return heads
 
 
@@ -573,11 +598,15 @@ def _prune_heads(parent: Path) -> None:
 
 
 def _manifest_sha() -> str:
+    """The encoder's identity: the sha256s models/manifest.toml gives its files (other files listed
+    there, such as the heard sentences, do not change what a sentence's embedding is)."""
     import hashlib
+    import tomllib
 
     manifest = ENCODER_DIR.parent / "manifest.toml"
-    data = manifest.read_bytes() if manifest.exists() else b""
-    return hashlib.sha256(data).hexdigest()[:16]
+    entries = tomllib.loads(manifest.read_text(encoding="utf-8")).get("file", []) if manifest.exists() else []
+    shas = sorted(e["sha256"] for e in entries if e["path"].startswith(ENCODER_DIR.name + "/"))
+    return hashlib.sha256(" ".join(shas).encode()).hexdigest()[:16]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

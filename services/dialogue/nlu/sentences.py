@@ -277,6 +277,7 @@ class Example:
     fixed: tuple[tuple[str, Any], ...] = ()  # slots the template sets itself, e.g. domain=light
     literal: str = ""  # the text without its wildcard values: the template's own words
     sources: tuple[tuple[str, str], ...] = ()  # (slot, list it was sampled from)
+    values: tuple[tuple[str, str], ...] = ()  # (slot, the words said for it), in order
 
 
 class _Sampler:
@@ -302,6 +303,7 @@ class _Sampler:
                     for _ in range(_MAX_TRIES_PER_TEMPLATE):
                         slots: dict[str, Any] = {}
                         self.sources = set()
+                        self.said: list[tuple[str, str]] = []
                         words = self._expr(sentence.expression, block, slots, domain)
                         text = normalize_whitespace(words).strip()
                         if text and text not in seen:
@@ -321,6 +323,7 @@ class _Sampler:
                             yield Example(
                                 text, intent.name, tuple(sorted(frame)), fixed,
                                 normalize_whitespace(literal).strip(), tuple(sorted(self.sources)),
+                                tuple(self.said),
                             )
                         if len(seen) >= _SAMPLES_PER_TEMPLATE:
                             break
@@ -341,7 +344,9 @@ class _Sampler:
             rule = block.expansion_rules.get(expr.rule_name) or self.intents.expansion_rules.get(expr.rule_name)
             return self._expr(rule.expression, block, slots, domain) if rule else ""
         if isinstance(expr, ListReference):
-            return self._list(expr, block, slots, domain)
+            words = self._list(expr, block, slots, domain)
+            self.said.append((expr.slot_name, normalize_whitespace(words).strip()))
+            return words
         return ""
 
     def _list(self, ref: ListReference, block: Any, slots: dict[str, Any], domain: Any) -> str:
