@@ -47,3 +47,10 @@ def test_the_final_transcript_carries_the_other_readings(whisper):
     transcript = utterance.finish().result(timeout=60)
     assert words(transcript.text)[:3] == ["set", "a", "timer"]
     assert transcript.alternatives and all(reading.text != transcript.text for reading in transcript.alternatives)
+
+
+def test_the_best_reading_is_not_cut_off_before_the_end_of_the_sentence(whisper):
+    # Short readings end the beam first; the search must go on until the whole sentence is decoded.
+    audio = np.concatenate([silence(0.3), speech("set the color of the bedroom lamp to red", "piper"), silence(0.3)])
+    readings = whisper.readings(audio)
+    assert len(words(readings[0].text)) == 9, readings

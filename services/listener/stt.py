@@ -50,6 +50,10 @@ WARM_UP_FRAME_SAMPLES = 1280
 # likeliest one it understands. On misheard commands the right words are often the second or third
 # reading ("set the mid room lamp" / "set the bedroom lamp"), and the beam costs ~0.1 s more here.
 READINGS = 5
+# The beam stops once READINGS * BEAM_PATIENCE readings have ended. Cut-off readings ("set the
+# color of the bedroom lamp to") end first; with patience 1 they could fill the list before the
+# whole sentence was decoded.
+BEAM_PATIENCE = 2.0
 # No one speaks faster; a beam that runs on past this is repeating itself.
 MAX_TOKENS_PER_SECOND = 8
 MIN_NEW_TOKENS = 16
@@ -249,7 +253,7 @@ class WhisperSpeechToText(SpeechToText):
         prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
         new_tokens = max(MIN_NEW_TOKENS, int(len(samples) / SAMPLE_RATE * MAX_TOKENS_PER_SECOND))
         result = model.model.generate(
-            encoded, [prompt], beam_size=READINGS, num_hypotheses=READINGS, length_penalty=1.0,
+            encoded, [prompt], beam_size=READINGS, num_hypotheses=READINGS, patience=BEAM_PATIENCE, length_penalty=1.0,
             max_length=min(model.max_length, len(prompt) + new_tokens), return_scores=True,
             return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
