@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from bench._process import cpu_seconds  # noqa: E402
 
 from services.broker import PrivateBroker  # noqa: E402
+from services.memory import MALLOC_ENV  # noqa: E402
 from services.voice.settings import VoiceSettings  # noqa: E402
 from tests.running import child_pids, write_config  # noqa: E402
 
@@ -51,6 +52,13 @@ def name_of(pid: int) -> str:
     if match := re.search(r"-m (services\.[\w.]+)", cmdline):
         return match.group(1)
     return cmdline.split()[0].rsplit("/", 1)[-1]
+
+
+def malloc_settings(pid: int) -> str:
+    """The glibc malloc settings a process was started with (see services/memory.py)."""
+    environ = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                   if b"=" in item)
+    return " ".join(f"{key}={environ.get(key.encode(), b'(unset)').decode()}" for key in MALLOC_ENV)
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -95,6 +103,7 @@ def main() -> int:
             time.sleep(args.seconds)
             wall = time.monotonic() - wall
             rows = []
+            malloc = malloc_settings(next(pid for pid in pids if name_of(pid).startswith("services.")))
             for pid in pids:
                 try:
                     rss, pss = memory_mb(pid)
@@ -108,7 +117,7 @@ def main() -> int:
     print("Samantha idle, listening (all services under samantha run, bridge on a private hub broker; "
           f"measured from {SETTLE_S:.0f} s after start, once Piper rests)")
     print(f"{os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
-          f"up in {up_s:.1f} s; idle window {wall:.0f} s")
+          f"up in {up_s:.1f} s; idle window {wall:.0f} s; services started with {malloc}")
     print(f"{'process':<34} {'pid':>7} {'RSS MB':>8} {'PSS MB':>8} {'CPU %':>7}")
     for name, pid, rss, pss, cpu in sorted(rows):
         print(f"{name:<34} {pid:>7} {rss:>8.1f} {pss:>8.1f} {cpu:>7.2f}")
