@@ -1,11 +1,14 @@
 """Wake-word benchmark: detection rate, false accepts, real-time factor, idle CPU.
 
-    .venv/bin/python bench/wake.py [--threshold 0.5] [--minutes 30] [--quick]
+    .venv/bin/python bench/wake.py [--threshold 0.5] [--minutes 30] [--seed 1] [--held-out]
 
 - Detection: "hey jarvis" synthesized by 12 espeak-ng voices x 3 speed/pitch settings and by Piper
   (en_US-joe-medium) at 3 speeds x 2 pitch shifts x 2 noise settings (48 clips), each mixed at
   10 dB SNR (active speech level, P.56-style) with white, pink and brown noise, and clean.
-  A clip counts as detected when the detector fires at least once in it.
+  A clip counts as detected when the detector fires at least once in it. --held-out: 48 other
+  clips (12 other espeak-ng voices x 3 other speeds/pitches, Piper at other speeds, pitches and
+  noise scales) in another stretch of the noise, never used to choose a setting; --seed changes
+  where in the noise each clip lies and the speeds, pitches and pauses of the other speech.
 - False accepts: at least --minutes of other speech (the sentences below, some chosen to sound
   near the wake word, by many espeak-ng voices and Piper) with quiet room noise under it, plus
   5 minutes of noise and music (sox synth), run through the detector as one continuous stream.
@@ -15,7 +18,9 @@
 
 The detector is the listener's own WakeWordDetector; per-frame scores are recorded once and the
 detection rule (threshold, one detection then REFRACTORY_S of quiet) is applied to them for every
-threshold in the sweep, so the table shows what each setting would do.
+threshold in the sweep, so the table shows what each setting would do. The verifier rows replay the
+pipeline's rule over the same scores with the listener's own WakeVerifier (Whisper tiny.en); the
+section "The listener as configured" is the row of the settings' defaults, the figure to quote.
 """
 
 from __future__ import annotations
@@ -48,6 +53,13 @@ ESPEAK_VOICES = ["en-us", "en-gb", "en-us+m3", "en-gb+m3", "en-us+f2", "en-gb-x-
 ESPEAK_STYLES = [(175, 50), (145, 35), (205, 70)]  # (words per minute, pitch 0-99)
 PIPER_STYLES = [(length, cents, noise_scale) for length in (0.85, 1.0, 1.2) for cents in (-150, 200)
                 for noise_scale in (0.5, 0.9)]
+# --held-out: other voices, speeds, pitches and noise, never used for choosing settings; a check
+# that what was tuned on the clips above is not fitted to them.
+HELD_OUT_ESPEAK_VOICES = ["en-us+m2", "en-gb+f3", "en-us+m5", "en-gb-x-gbcwmd", "en-us+f1", "en-gb+m4",
+                          "en-us+m6", "en-gb-scotland+f2", "en-029+m2", "en-us+klatt", "en-gb+m7", "en-us-nyc+f3"]
+HELD_OUT_ESPEAK_STYLES = [(160, 45), (190, 60), (135, 28)]
+HELD_OUT_PIPER_STYLES = [(length, cents, noise_scale) for length in (0.9, 1.1) for cents in (-80, 120, 300)
+                         for noise_scale in (0.3, 0.8)]
 SNR_DB = 10.0
 NOISES = ("whitenoise", "pinknoise", "brownnoise")
 LEAD_S, TAIL_S = 1.5, 1.5  # noise around each wake phrase
@@ -59,7 +71,7 @@ NOISE_MUSIC_S = 300.0
 IDLE_LIVE_S = 20.0
 IDLE_SERVICE_S = 30.0
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-CANDIDATE_THRESHOLDS = (0.1, 0.15, 0.2, 0.25)
+CANDIDATE_THRESHOLDS = (0.05, 0.1, 0.15, 0.2)
 WINDOW_SAMPLES = round(VERIFY_WINDOW_S * 16000)
 
 # Everyday speech near a speaker, and some that sound a bit like the wake word on purpose.
@@ -117,9 +129,12 @@ def detections(scores: np.ndarray, threshold: float) -> list[int]:
 
 
 class VerifierRun:
-    """The listener's verification rule applied to recorded scores: candidates at a low threshold,
-    each passed directly (score >= threshold before the verifier is asked, if allowed) or by Whisper
-    hearing the wake phrase in the VERIFY_WINDOW_S that ends when the score has stopped rising."""
+    """The listener's verification rule applied to recorded scores, frame by frame as the pipeline
+    does it: candidates at a low threshold, each passed directly (score >= threshold before the
+    verifier is asked, if allowed) or by Whisper hearing the wake phrase in the VERIFY_WINDOW_S that
+    ends when the score has stopped rising. A rejected candidate rearms the detector (the next rise
+    of the score is a new candidate), and a score reaching the threshold within REFRACTORY_S of it
+    still counts (direct pass)."""
 
     def __init__(self, verifier: WakeVerifier) -> None:
         self.verifier = verifier
@@ -138,32 +153,54 @@ class VerifierRun:
 
     def accepted(self, key: int, audio: np.ndarray, scores: np.ndarray, candidate: float, threshold: float,
                  direct: bool) -> list[int]:
-        fired = []
+        """Frame indices of the candidates that became detections."""
+        fired: list[int] = []
         refractory_frames = int(round(REFRACTORY_S / FRAME_S))
-        for index in detections(scores, candidate):
-            peak, since_peak, at = scores[index], 0, index
+        quiet_until = second_chance_until = -1
+        awaiting_fall = False  # the detector after rearm()
+        index = 0
+        while index < len(scores):
+            score = scores[index]
+            found = False
+            if index >= quiet_until:  # WakeWordDetector.process at the candidate threshold
+                if score < candidate:
+                    awaiting_fall = False
+                elif not awaiting_fall:
+                    found, quiet_until = True, index + refractory_frames
+            if not found and direct and index < second_chance_until and score >= threshold:
+                found, second_chance_until = True, -1  # the pipeline's second chance
+            if not found:
+                index += 1
+                continue
+            if direct and score >= threshold:
+                fired.append(index)
+                second_chance_until = -1  # listening now: the pipeline ignores the wake word
+                index += 1
+                continue
+            peak, since_peak, at = score, 0, index
             while True:  # the pipeline's _follow_candidate, frame by frame
-                if direct and peak >= threshold:
-                    fired.append(index)
-                    break
-                if at > index and ready_to_verify((at - index) * FRAME_S, since_peak * FRAME_S):
-                    if self.verdict(key, audio, at).accepted:
-                        fired.append(index)
-                    elif direct:  # rejected: a score reaching the threshold in the refractory still counts
-                        later = np.flatnonzero(scores[at + 1:index + refractory_frames] >= threshold)
-                        if len(later):
-                            fired.append(at + 1 + int(later[0]))
-                    break
                 at += 1
-                if at >= len(scores):
-                    at -= 1  # end of the audio: the verifier hears what there is
-                    if self.verdict(key, audio, at).accepted:
+                if at >= len(scores):  # end of the audio: the verifier hears what there is
+                    if self.verdict(key, audio, len(scores) - 1).accepted:
                         fired.append(index)
                     break
                 if scores[at] > peak:
                     peak, since_peak = scores[at], 0
                 else:
                     since_peak += 1
+                if direct and peak >= threshold:
+                    fired.append(index)
+                    break
+                if ready_to_verify((at - index) * FRAME_S, since_peak * FRAME_S):
+                    if self.verdict(key, audio, at).accepted:
+                        fired.append(index)
+                    else:
+                        second_chance_until = index + refractory_frames
+                        quiet_until, awaiting_fall = at + 1, True  # the detector is rearmed
+                    break
+            if fired and fired[-1] == index:
+                second_chance_until = -1  # listening now: the pipeline ignores the wake word
+            index = at + 1
         return fired
 
     def misses(self, key: int) -> list[str]:
@@ -183,12 +220,14 @@ def score_stream(detector: WakeWordDetector, audio: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def wake_clips() -> list[tuple[str, np.ndarray]]:
+def wake_clips(held_out: bool = False) -> list[tuple[str, np.ndarray]]:
+    """The "hey jarvis" clips: the tuning set, or the held-out one."""
+    voices, styles = (HELD_OUT_ESPEAK_VOICES, HELD_OUT_ESPEAK_STYLES) if held_out else (ESPEAK_VOICES, ESPEAK_STYLES)
     clips = []
-    for voice in ESPEAK_VOICES:
-        for wpm, pitch in ESPEAK_STYLES:
+    for voice in voices:
+        for wpm, pitch in styles:
             clips.append((f"espeak {voice} {wpm}wpm p{pitch}", espeak(WAKE_PHRASE, voice, wpm, pitch)))
-    for length, cents, noise_scale in PIPER_STYLES:
+    for length, cents, noise_scale in HELD_OUT_PIPER_STYLES if held_out else PIPER_STYLES:
         clips.append((f"piper x{1 / length:.2f} {cents:+d}c n{noise_scale}",
                       pitch_shift(piper(WAKE_PHRASE, length, noise_scale), cents)))
     return clips
@@ -265,22 +304,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threshold", type=float, default=None, help="threshold to report (default: settings')")
     parser.add_argument("--minutes", type=float, default=30.0, help="minutes of non-wake speech (>= 30 for the figure)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="noise offsets, voices' speed and pitch of the other speech")
+    parser.add_argument("--held-out", action="store_true",
+                        help="the held-out wake clips (other voices, speeds, pitches, noise); use with --seed 2")
     args = parser.parse_args()
     from services.listener.settings import ListenerSettings
     from services.listener.vad import VoiceActivityDetector
 
-    threshold = args.threshold if args.threshold is not None else ListenerSettings().threshold
+    settings = ListenerSettings()
+    threshold = args.threshold if args.threshold is not None else settings.threshold
     rng = np.random.default_rng(args.seed)
     began = time.monotonic()
     detector = WakeWordDetector(["hey_jarvis"], threshold=2.0)  # scores only; the rule is applied below
     vad = VoiceActivityDetector()
 
-    print(f"# Wake word: hey_jarvis (openWakeWord 0.5.1, ONNX); reporting threshold {threshold}")
+    print(f"# Wake word: hey_jarvis (openWakeWord 0.5.1, ONNX); reporting threshold {threshold}; "
+          f"{'held-out' if args.held_out else 'tuning'} clips, seed {args.seed}")
     print("Machine: %d cores, load average %.1f %.1f %.1f at the start (other work skews the timings)"
           % (os.cpu_count(), *os.getloadavg()))
-    clips = wake_clips()
-    backgrounds = {kind: noise(kind, 10.0) for kind in NOISES}
+    clips = wake_clips(args.held_out)
+    # The held-out clips hear another stretch of the same (repeatable) noise.
+    backgrounds = {kind: noise(kind, 20.0)[16000 * 10:] if args.held_out else noise(kind, 10.0) for kind in NOISES}
     conditions = ("clean", *NOISES)
     peaks: dict[str, list[float]] = {c: [] for c in conditions}
     counts: dict[str, list[int]] = {c: [] for c in conditions}
@@ -352,14 +396,19 @@ def main() -> int:
     print("| candidate threshold | policy | clean | white | pink | brown | all noisy | espeak-ng noisy | "
           "Piper noisy | false accepts / stream | more than one detection |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for candidate in CANDIDATE_THRESHOLDS:
+    configured = (settings.wake_candidate_threshold, "direct" if settings.wake_direct_pass else "verify")
+    headline = ""
+    for candidate in sorted({*CANDIDATE_THRESHOLDS, configured[0]}):
         for policy in ("verify", "direct"):
             hits = {c: [] for c in conditions}
             multiple = 0
+            missed = []
             for key, name, condition, audio, scores in recorded:
                 fired = run.accepted(key, audio, scores, candidate, threshold, policy == "direct")
                 hits[condition].append(bool(fired))
                 multiple += len(fired) > 1
+                if not fired:
+                    missed.append(f"{name} / {condition}")
             false = run.accepted(negative_key, stream, negative_scores, candidate, threshold, policy == "direct")
             noisy = [h for c in NOISES for h in hits[c]]
             noisy_espeak = sum(sum(hits[c][:n_espeak]) for c in NOISES)
@@ -370,6 +419,12 @@ def main() -> int:
                   f"{len(false)} in {stream_s / 60:.0f} min"
                   + (" (" + ", ".join(f"{i * FRAME_S / 60:.1f} min" for i in false) + ")" if false else "")
                   + f" | {multiple} |")
+            if (candidate, policy) == configured:
+                headline = (f"noisy detection {sum(noisy)}/{len(noisy)} = {100 * sum(noisy) / len(noisy):.1f} % "
+                            f"(espeak-ng {noisy_espeak}/{3 * n_espeak}, Piper {noisy_piper}/{3 * (total - n_espeak)}), "
+                            f"clean {sum(hits['clean'])}/{total}; false accepts {len(false)} in {stream_s / 60:.1f} min "
+                            f"({speech_s / 60:.1f} min of speech); more than one detection {multiple}"
+                            + ("\nMissed: " + "; ".join(missed) if missed else ""))
     rejected = [f"{name} / {condition}: {text!r}" for key, name, condition, _a, _s in recorded
                 if condition != "clean" for text in run.misses(key)]
     print(f"Wake clips in noise the verifier rejected ({len(rejected)} candidates): " + "; ".join(rejected))
@@ -380,6 +435,9 @@ def main() -> int:
     print(f"Verification time (this machine, {len(seconds)} runs): median {1000 * np.median(seconds):.0f} ms, "
           f"p95 {1000 * np.percentile(seconds, 95):.0f} ms")
     stt.close()
+    print(f"\n## The listener as configured: candidates at {configured[0]:g}, verified by Whisper, "
+          f"{'a score >= ' + format(threshold, 'g') + ' passes directly' if configured[1] == 'direct' else 'all verified'}")
+    print(headline)
 
     print("\n## Speed")
     sample = stream[: 16000 * 120]

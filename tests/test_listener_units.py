@@ -13,7 +13,8 @@ import pytest
 from services.listener.audio_file import AudioFileError, decode_wav, frames
 from services.listener.vad import Endpoint, Endpointer, EndpointerSettings, VoiceActivityDetector
 from services.listener.vocabulary import Vocabulary, read_phrases, whisper_prompt
-from services.listener.wake import WakeWordDetector, WakeWordError
+from services.listener.verify import without_steady_noise
+from services.listener.wake import REFRACTORY_S, WakeWordDetector, WakeWordError
 from tests.test_listener_support import background, silence, speech
 
 FRAME_S = 0.08
@@ -134,6 +135,54 @@ def test_twice_is_two_detections_and_other_speech_none(detector):
     assert len(detections(detector, twice)) == 2
     other = np.concatenate([silence(1.0), speech("hey, is it going to rain tomorrow in paris?"), silence(1.0)])
     assert detections(detector, other) == []
+
+
+def test_a_rejected_candidate_does_not_hide_the_wake_word_said_right_after_it(detector):
+    """"Hey Travis" scores as a candidate (about 0.3 at a verifier's 0.2); once the verifier has rejected
+    it (rearm), "hey jarvis" 0.2 s later is a candidate, where the refractory period would hide it."""
+    travis = speech("hey travis")
+    audio = np.concatenate([background(1.0), travis, silence(0.2), speech("hey jarvis", "en-gb+m3"), silence(1.5)])
+    jarvis_at_s = 1.0 + len(travis) / 16000 + 0.2
+
+    def candidates(rearm: bool) -> list[float]:
+        detector.reset()
+        heard = []
+        for frame in frames(audio):
+            if (found := detector.process(frame, threshold=0.2, keep_history=True)) is not None:
+                heard.append(found.at_s)
+                if rearm and found.at_s < jarvis_at_s:
+                    detector.rearm()  # what the pipeline does when the verifier rejects "hey travis"
+        return heard
+
+    unarmed = candidates(rearm=False)
+    assert unarmed and unarmed[0] < jarvis_at_s
+    assert [t for t in unarmed if jarvis_at_s < t < unarmed[0] + REFRACTORY_S] == []
+    rearmed = candidates(rearm=True)
+    assert rearmed[0] == unarmed[0]
+    on_jarvis = [t for t in rearmed if t > jarvis_at_s]
+    assert len(on_jarvis) == 1 and on_jarvis[0] < unarmed[0] + REFRACTORY_S, rearmed
+    # A rearmed detector waits for the score to fall first: never two candidates on one rise.
+    assert min(np.diff(rearmed)) > 0.1, rearmed
+
+
+def test_steady_noise_is_taken_out_of_the_verifiers_second_hearing():
+    """White noise 10 dB under "hey jarvis": where nobody speaks it drops by more than 10 dB, the words
+    keep their level, and the result is closer to the clean words than the noisy input was."""
+    words = speech("hey jarvis").astype(np.float64)
+    clean = np.concatenate([np.zeros(16000), words, np.zeros(16000)])
+    noise = np.random.default_rng(3).standard_normal(len(clean)) * np.sqrt(np.mean(words ** 2)) / 10 ** 0.5
+    noisy = np.clip(clean + noise, -32768, 32767).astype(np.int16)
+    quiet = without_steady_noise(noisy)
+
+    def level_db(samples) -> float:
+        return 10 * np.log10(np.mean(np.asarray(samples, np.float64) ** 2))
+
+    assert quiet.dtype == np.int16 and len(quiet) == len(noisy)
+    assert level_db(quiet[:16000]) < level_db(noisy[:16000]) - 10
+    spoken = slice(16000, 16000 + len(words))
+    assert abs(level_db(quiet[spoken]) - level_db(words)) < 1.5
+    assert level_db(quiet - clean) < level_db(noisy - clean) - 6
+    assert len(without_steady_noise(noisy[:100])) == 100 and len(without_steady_noise(noisy[:0])) == 0
 
 
 def test_detector_refuses_unknown_wake_words(detector):

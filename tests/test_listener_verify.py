@@ -6,6 +6,8 @@ real "hey jarvis" in noise that openWakeWord alone scores too low.
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ from services.listener.pipeline import ListeningBegan, ListeningPipeline, Listen
 from services.listener.stt import WhisperSpeechToText
 from services.listener.vad import EndpointerSettings, VoiceActivityDetector
 from services.listener.verify import WakeVerifier, says_wake_phrase, wake_phrase
-from services.listener.wake import WakeWordDetector
+from services.listener.wake import REFRACTORY_S, WakeWordDetector
 from tests.test_listener_support import COMMAND, COMMAND_WORDS, VOCABULARY, background, silence, speech, spoken_words
 
 pytestmark = pytest.mark.slow
@@ -53,12 +55,24 @@ def peak_score(detector: WakeWordDetector, audio: np.ndarray) -> float:
     return peak
 
 
-def hear(detector, whisper, audio: np.ndarray, verify: bool) -> list:
+class PromptVerifier(WakeVerifier):
+    """The verifier with its verdict ready before the next frame, as where it keeps up with live audio
+    (a file is read far faster than it is spoken)."""
+
+    def submit(self, audio: np.ndarray, wake_word: str) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(self.verify(audio, wake_word))
+        return future
+
+
+def hear(detector, whisper, audio: np.ndarray, verify: bool, prompt_verdicts: bool = False,
+         direct_pass: bool = False) -> list:
     """Events of the listening pipeline over audio, with or without the verifier; transcripts resolved."""
     detector.reset()
+    verifier = (PromptVerifier if prompt_verdicts else WakeVerifier)(whisper) if verify else None
     pipeline = ListeningPipeline(detector, VoiceActivityDetector(), whisper, EndpointerSettings(),
-                                 verifier=WakeVerifier(whisper) if verify else None,
-                                 candidate_threshold=CANDIDATE_THRESHOLD, direct_pass=False)
+                                 verifier=verifier,
+                                 candidate_threshold=CANDIDATE_THRESHOLD, direct_pass=direct_pass)
     events = []
     for frame in frames(audio):
         events += pipeline.process(frame)
@@ -107,3 +121,50 @@ def test_hey_jarvis_in_noise_is_confirmed_once_and_the_request_after_it_is_whole
     assert len(wakes) == 1 and 1.5 < wakes[0].at_s < 1.5 + len(wake) / 16000 + 0.2, events
     assert [e.source for e in events if isinstance(e, ListeningBegan)] == ["wake"]
     assert [spoken_words(t) for t in transcripts(events)] == [COMMAND_WORDS], events
+
+
+def test_the_wake_word_right_after_a_rejected_candidate_is_heard(detector, whisper):
+    """"Hey Travis" is a candidate the verifier rejects; "hey jarvis" said half a second after it is still
+    verified and heard, once (the rejected candidate's refractory period does not hide it)."""
+    travis = speech("hey travis", "en-us")
+    wake = speech("hey jarvis", "en-gb+m3")
+    audio = np.concatenate([background(1.5), travis, silence(0.5), wake, silence(0.3), speech(COMMAND), silence(1.5)])
+    wake_starts_s = 1.5 + len(travis) / 16000 + 0.5
+
+    detector.reset()
+    scores = []
+    for frame in frames(audio):
+        detector.process(frame, threshold=2.0)
+        scores.append(detector.last_scores["hey_jarvis"])
+    first_candidate_s = 0.08 * (1 + next(i for i, score in enumerate(scores) if score >= CANDIDATE_THRESHOLD))
+    assert first_candidate_s < wake_starts_s  # "hey travis" is a candidate
+
+    events = hear(detector, whisper, audio, verify=True, prompt_verdicts=True)
+    wakes = [e for e in events if isinstance(e, WakeWordHeard)]
+    assert len(wakes) == 1, events
+    assert wake_starts_s < wakes[0].at_s < first_candidate_s + REFRACTORY_S, events
+    assert [spoken_words(t) for t in transcripts(events)] == [COMMAND_WORDS], events
+
+
+def test_a_sure_wake_word_starts_the_request_where_its_score_reached_the_threshold(detector, whisper):
+    """With the direct pass, a candidate whose score goes on to reach the threshold is the wake word at
+    once, and the request starts there, not at the candidate: the end of the wake word is not part of
+    what the user asked."""
+    for voice in ("piper", "en-us", "en-gb+m3", "en-us+f2", "en-gb"):
+        audio = np.concatenate([background(2.0), speech("hey jarvis", voice), silence(0.4), speech(COMMAND, voice),
+                                silence(1.5)])
+        detector.reset()
+        scores = []
+        for frame in frames(audio):
+            detector.process(frame, threshold=2.0)
+            scores.append(detector.last_scores["hey_jarvis"])
+        candidate = next(i for i, score in enumerate(scores) if score >= CANDIDATE_THRESHOLD)
+        sure = next(i for i, score in enumerate(scores) if score >= THRESHOLD)
+        if sure > candidate:  # the case in question: a candidate first, the threshold a frame or more later
+            break
+    else:
+        pytest.fail("no voice whose wake-word score passes the candidate threshold before the threshold")
+
+    events = hear(detector, whisper, audio, verify=True, direct_pass=True)
+    assert [round(e.at_s, 2) for e in events if isinstance(e, ListeningBegan)] == [round(0.08 * (sure + 1), 2)], voice
+    assert [spoken_words(t) for t in transcripts(events)] == [COMMAND_WORDS], (voice, events)

@@ -102,7 +102,7 @@ class ListeningPipeline:
         endpoints: EndpointerSettings,
         on_partial: PartialCallback | None = None,
         verifier: WakeVerifier | None = None,
-        candidate_threshold: float = 0.15,
+        candidate_threshold: float = 0.1,
         direct_pass: bool = True,
         on_wake_verdict: Callable[[], None] | None = None,
     ) -> None:
@@ -189,7 +189,7 @@ class ListeningPipeline:
         else:
             candidate.frames_since_peak += 1
         if self.direct_pass and candidate.peak >= self.wake.threshold:
-            return self._confirm(candidate, "score")  # sure enough on its own, verdict or not
+            return self._confirm(candidate, "score", from_now=True)  # sure enough on its own, verdict or not
         if candidate.verdict is None:
             if not ready_to_verify(len(candidate.frames) * FRAME_S, candidate.frames_since_peak * FRAME_S):
                 return []
@@ -221,16 +221,21 @@ class ListeningPipeline:
                      candidate.detection.wake_word, candidate.peak, verdict.text)
         self._candidate = None
         self._second_chance_until_s = candidate.detection.at_s + REFRACTORY_S
+        if self.wake is not None:
+            self.wake.rearm()  # the wake word itself may follow what was rejected
         return []
 
-    def _confirm(self, candidate: _Candidate, why: str) -> list[Event]:
-        """The candidate is the wake word: the request began right after it, with the audio kept since."""
+    def _confirm(self, candidate: _Candidate, why: str, from_now: bool = False) -> list[Event]:
+        """The candidate is the wake word: the request began right after it, with the audio kept since;
+        from_now: the request begins now (the score has just reached the threshold, as the wake word
+        ends: the audio kept since the candidate is the rest of the wake word)."""
         self._candidate = None
         detection = candidate.detection
         _LOGGER.debug("wake word %s confirmed (%s)", detection.wake_word, why)
+        first = len(candidate.frames) if from_now else 0
         events: list[Event] = [WakeWordHeard(detection.wake_word, candidate.peak, detection.at_s),
-                               self.listen_now("wake", began_s=detection.at_s)]
-        for index, kept in enumerate(candidate.frames):
+                               self.listen_now("wake", began_s=detection.at_s + first * FRAME_S)]
+        for index, kept in enumerate(candidate.frames[first:], start=first):
             if self._request is None:
                 break  # the request ended within the kept audio
             stopped = self._listen(self._request, kept, at_s=detection.at_s + (index + 1) * FRAME_S)

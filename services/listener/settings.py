@@ -33,7 +33,7 @@ class ListenerSettings:
         "better in noise, no more false accepts; a candidate below threshold is confirmed about 0.5 s later "
         "(the request audio is kept). Needs stt = whisper (or auto without Vosk)")
     wake_candidate_threshold: float = setting(
-        0.15, "with wake_verify: wake-word score that makes a candidate for the verifier", check=zero_to_one)
+        0.1, "with wake_verify: wake-word score that makes a candidate for the verifier", check=zero_to_one)
     wake_direct_pass: bool = setting(
         True, "with wake_verify: a score at or above threshold counts without verification (faster, "
         "but lets through the model's confident mistakes)")

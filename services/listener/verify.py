@@ -5,7 +5,10 @@ catch "hey jarvis" in 10 dB white noise it also fires on other speech. So it onl
 low candidate threshold, and the speech-to-text model the listener has loaded anyway (Whisper
 tiny.en; never a second copy) transcribes VERIFY_WINDOW_S of audio around the candidate, prompted
 with the wake phrase. The candidate becomes a detection when the text matches the phrase
-(fuzzy, so "hey jarvis", "a jarvis", "hey, Jervis" and "jarvis" all count).
+(fuzzy, so "hey jarvis", "a jarvis", "hey, Jervis" and "jarvis" all count). When it does not, Whisper
+hears the window once more with the steady background noise taken out (spectral subtraction): in
+loud fan-like noise tiny.en often hears nothing ("you") or other words in the raw audio, and the
+clean-up, applied to every window, would cost it some words it hears in the raw one.
 
 Verification runs on the speech-to-text worker thread, only for candidates: idle CPU is unchanged.
 
@@ -41,6 +44,13 @@ VERIFY_AFTER_MAX_S = 0.8
 PHRASE_MATCH = 85.0
 SHORT_WORD_LETTERS = 3  # "a", "hi", "hey", "oh" before the distinctive word
 KEY_WORD_MATCH = 82.0  # "jervis" (83) is the word, "jars" (80) is not
+# Steady noise taken out before the second hearing. The noise floor of each frequency is a low
+# percentile of its power over the window (words are short and move between frequencies; a fan's
+# noise is always there), scaled to the mean of exponentially distributed noise power.
+NOISE_FFT_SAMPLES = 512  # 32 ms, half-overlapping
+NOISE_FLOOR_PERCENTILE = 20.0
+NOISE_OVERSUBTRACTION = 2.0  # take out twice the floor: the floor varies from frame to frame
+NOISE_GAIN_FLOOR = 0.1  # at most -20 dB: deeper cuts leave "musical" tones that Whisper hears as words
 
 
 def ready_to_verify(seconds_since_candidate: float, seconds_since_peak: float) -> bool:
@@ -89,12 +99,38 @@ def says_wake_phrase(text: str, phrase: str) -> bool:
     return False
 
 
+def without_steady_noise(audio: np.ndarray) -> np.ndarray:
+    """int16 audio with its steady background noise (fan, hum, shower) subtracted, same length.
+
+    Spectral subtraction: each 32 ms frame's spectrum is scaled down where it is near the window's
+    noise floor, by at most NOISE_GAIN_FLOOR. numpy only (scipy would add ~30 MB to the listener).
+    """
+    samples = audio.astype(np.float64)
+    hop = NOISE_FFT_SAMPLES // 2
+    # sqrt-Hann before and after the FFT: at half overlap the two windows add up to exactly one.
+    window = np.sqrt(np.hanning(NOISE_FFT_SAMPLES + 1)[:-1])
+    count = max(1, -(-len(samples) // hop)) + 1
+    padded = np.zeros((count + 1) * hop)
+    padded[hop:hop + len(samples)] = samples
+    starts = hop * np.arange(count)
+    spectra = np.fft.rfft(padded[starts[:, None] + np.arange(NOISE_FFT_SAMPLES)] * window, axis=1)
+    power = np.abs(spectra) ** 2
+    # Noise power is exponentially distributed per bin: its p-th percentile is -ln(1 - p) times its mean.
+    floor = np.percentile(power, NOISE_FLOOR_PERCENTILE, axis=0) / -np.log1p(-NOISE_FLOOR_PERCENTILE / 100)
+    gain = np.maximum(1.0 - NOISE_OVERSUBTRACTION * floor / np.maximum(power, 1e-12), NOISE_GAIN_FLOOR)
+    frames = np.fft.irfft(spectra * gain, n=NOISE_FFT_SAMPLES, axis=1) * window
+    out = np.zeros((count + 1) * hop)
+    out[:count * hop] += frames[:, :hop].ravel()
+    out[hop:] += frames[:, hop:].ravel()
+    return np.clip(np.round(out[hop:hop + len(samples)]), -32768, 32767).astype(np.int16)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the verifier heard and whether it is the wake phrase."""
 
     accepted: bool
-    text: str
+    text: str  # what Whisper heard; both hearings ("first / second") when it heard the window twice
 
 
 def wake_verifier(stt: SpeechToText, enabled: bool) -> WakeVerifier | None:
@@ -115,11 +151,17 @@ class WakeVerifier:
         self.stt = stt
 
     def verify(self, audio: np.ndarray, wake_word: str) -> Verdict:
-        """Transcribe int16 audio ending just after a candidate and match it (runs on the calling thread)."""
+        """Transcribe int16 audio ending just after a candidate and match it (runs on the calling thread).
+
+        Heard as it is first; if that is not the wake phrase, once more without the steady noise."""
         phrase = wake_phrase(wake_word)
-        text, _confidence = self.stt.transcribe(audio, prompt=phrase.title() + ".", skip_no_speech=False)
+        prompt = phrase.title() + "."
+        text, _confidence = self.stt.transcribe(audio, prompt=prompt, skip_no_speech=False)
         verdict = Verdict(accepted=says_wake_phrase(text, phrase), text=text)
-        _LOGGER.debug("wake verifier: %r -> %s", text, "accept" if verdict.accepted else "reject")
+        if not verdict.accepted:
+            again, _confidence = self.stt.transcribe(without_steady_noise(audio), prompt=prompt, skip_no_speech=False)
+            verdict = Verdict(accepted=says_wake_phrase(again, phrase), text=f"{text} / {again}")
+        _LOGGER.debug("wake verifier: %r -> %s", verdict.text, "accept" if verdict.accepted else "reject")
         return verdict
 
     def submit(self, audio: np.ndarray, wake_word: str) -> concurrent.futures.Future:

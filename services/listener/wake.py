@@ -83,7 +83,9 @@ class WakeWordDetector:
         self.set_wake_words(wake_words)
         self.threshold = threshold
         self._samples_seen = 0
-        self._quiet_until_s = 0.0
+        self._suppressed_until_s = 0.0  # the device speaking, or just unmuted
+        self._refractory_until_s = 0.0  # after a detection
+        self._awaiting_fall = False  # rearmed: detect again once the score has fallen below the threshold
         self.last_scores: dict[str, float] = {}
 
     @property
@@ -102,7 +104,8 @@ class WakeWordDetector:
             self._model.predict(silence)
         self._model.reset()
         self._samples_seen = 0
-        self._quiet_until_s = 0.0
+        self._suppressed_until_s = self._refractory_until_s = 0.0
+        self._awaiting_fall = False
 
     def set_wake_words(self, wake_words: list[str]) -> None:
         unknown = [w for w in wake_words if w not in self.available]
@@ -119,7 +122,15 @@ class WakeWordDetector:
 
     def suppress_until(self, stream_s: float) -> None:
         """Report no detection before this stream time (the device is speaking, or just unmuted)."""
-        self._quiet_until_s = max(self._quiet_until_s, stream_s)
+        self._suppressed_until_s = max(self._suppressed_until_s, stream_s)
+
+    def rearm(self) -> None:
+        """End the refractory period of the last detection, a candidate that proved not to be the
+        wake word: the next rise of the score (after it has fallen below the threshold) is a new
+        detection. Without this, a rejected candidate just before the wake word (a noise burst, a
+        word said first) would hide the wake word itself for REFRACTORY_S."""
+        self._refractory_until_s = 0.0
+        self._awaiting_fall = True
 
     def process(self, frame: np.ndarray, threshold: float | None = None,
                 keep_history: bool = False) -> Detection | None:
@@ -135,13 +146,16 @@ class WakeWordDetector:
         scores = self._model.predict(frame)
         self._samples_seen += len(frame)
         self.last_scores = {name: float(scores.get(name, 0.0)) for name in self.wake_words}
-        if self.now_s < self._quiet_until_s:
+        if self.now_s < max(self._suppressed_until_s, self._refractory_until_s):
             return None
         name, score = max(self.last_scores.items(), key=lambda item: item[1])
         if score < threshold:
+            self._awaiting_fall = False
             return None
+        if self._awaiting_fall:
+            return None  # still the rise that was rejected
         if not keep_history:
             self._model.reset()
-        self._quiet_until_s = self.now_s + REFRACTORY_S
+        self._refractory_until_s = self.now_s + REFRACTORY_S
         _LOGGER.debug("wake word %s, score %.3f at %.2f s", name, score, self.now_s)
         return Detection(wake_word=name, score=score, at_s=self.now_s)
