@@ -15,7 +15,8 @@ babble) at 15, 9 or 6 dB SNR or left clean, and then heard by:
 - samantha+spoken: the same transcript through services.spoken (the recognition-error levers of
   issue 8, not yet wired into the services): normalize_transcript with the device's vocabulary,
   then worth_acting_on (ask instead of act when Whisper was unsure of the words, or when no
-  template matched and the words are unknown to the device);
+  template matched and the model's guess is below MIN_GUESS_CONFIDENCE, or below
+  MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS when some words are unknown to the device);
 - baseline: plain Whisper tiny.en (int8, beam 1, no prompt) on the whole clip, then hassil exact
   template matching with the same installed templates and home.
 
@@ -276,7 +277,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand)
         text, result = pick.reading.text, pick.understanding
         if not worth_acting_on(pick.reading.confidence, result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE,
-                               vocabulary.unknown_words(text)):
+                               vocabulary.unknown_words(text), understood_confidence=result.confidence):
             result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act
         outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,
@@ -418,7 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     from hassil import Intents
 
     from services.dialogue.nlu import DialogueModel
+    from services.dialogue.nlu.heard import HEARD_FILE, heard_file_digest
     from services.dialogue.nlu.sentences import load_ha_templates
+    from services.spoken import MIN_GUESS_CONFIDENCE, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS
 
     cases = load_tests(args.tests)
     # In stratified order: the clips are heard in that order, so a run cut short has heard a
@@ -496,15 +499,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"voices: {', '.join(voices)}; conditions: {', '.join(conditions)} "
           f"(noise rotating music / running water / babble, SNR against the speech)")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}; "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average {os.getloadavg()[0]:.1f}")
     print(f"home-assistant-intents {version('home-assistant-intents')}, hassil {version('hassil')}, "
           f"faster-whisper {version('faster-whisper')}; listener prompt from {len(phrases)} model phrases; "
           f"transcripts {ours_key}")
+    print(f"dialogue model trained with the heard sentences of {HEARD_FILE} (sha256 {heard_file_digest()}...)"
+          if HEARD_FILE.exists() else "dialogue model trained on its templates alone (no heard sentences)")
     print(f"hearing: {len(jobs)} clips transcribed now ({len(items) - len(jobs)} from cache) in {hear_s / 60:.1f} min "
           f"with {workers} worker(s); scoring {score_s:.0f} s; model load {model_load_s:.1f} s")
     print("samantha = listener pipeline (Silero VAD + Whisper tiny.en, vocabulary prompt) + dialogue model; "
           "samantha+spoken = same + services.spoken: normalize_transcript, and worth_acting_on (ask instead of "
-          "acting when Whisper was unsure, or when no template matched and words are unknown to the device); "
+          "acting when Whisper was unsure, or when no template matched and the model's guess is not sure enough, "
+          f"{MIN_GUESS_CONFIDENCE} / {MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS} with words unknown to the device); "
           "baseline = plain Whisper tiny.en + hassil exact templates")
     for line in report(items, outcomes, voices, conditions):
         print(line)

@@ -116,3 +116,19 @@ def test_worth_acting_on_asks_when_the_words_are_doubtful() -> None:
     assert not worth_acting_on(sure, template_matched=False, unknown_words=["ketchup"])
     # A template with a free-text slot (a search query, a message) may hold unknown words.
     assert worth_acting_on(sure, template_matched=True, unknown_words=["zanzibar"])
+
+
+def test_worth_acting_on_weighs_the_models_own_guess() -> None:
+    from services.spoken import MIN_GUESS_CONFIDENCE, MIN_HEARD_CONFIDENCE, worth_acting_on
+
+    sure = min(1.0, MIN_HEARD_CONFIDENCE + 0.2)
+    assert worth_acting_on(sure, template_matched=False, unknown_words=[], understood_confidence=MIN_GUESS_CONFIDENCE)
+    # A guess the model itself doubts: ask.
+    assert not worth_acting_on(sure, template_matched=False, unknown_words=[],
+                               understood_confidence=MIN_GUESS_CONFIDENCE - 0.05)
+    # A sure guess through words the device has never seen: still ask.
+    assert not worth_acting_on(sure, template_matched=False, unknown_words=["ketchup"], understood_confidence=0.99)
+    # A template match is acted on whatever the words, if they were heard clearly.
+    assert worth_acting_on(sure, template_matched=True, unknown_words=["zanzibar"], understood_confidence=0.95)
+    assert not worth_acting_on(MIN_HEARD_CONFIDENCE - 0.05, template_matched=True, unknown_words=[],
+                               understood_confidence=1.0)

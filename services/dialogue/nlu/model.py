@@ -59,10 +59,11 @@ MAX_PHRASES = 4000
 # Home Assistant intents tried first: the head's top few, if at all plausible.
 GATE_TOP = 4
 GATE_MIN_PROBABILITY = 0.002
-# Whether the word pieces of misheard training sentences ("cotton" for "curtain") count as words
-# the head knows, or only the templates' do.
-LEARN_HEARD_PIECES = bool(int(os.environ.get("SAMANTHA_LEARN_HEARD_PIECES", "1")))
-LEARN_LOST_COMMANDS = bool(int(os.environ.get("SAMANTHA_LEARN_LOST_COMMANDS", "1")))
+# The word pieces of misheard training sentences ("cotton" for "curtain") count as words the head
+# knows, as the templates' do (that is what it is to learn them); and commands heard beyond
+# recognition are learned as not understood (asking again is the right answer to them).
+LEARN_HEARD_PIECES = True
+LEARN_LOST_COMMANDS = True
 HEAD_FORMAT = 8  # bump when the files in the state dir change meaning
 HEADS_KEPT = 3  # trained heads kept per state dir (one per recent sentence set)
 NLU_CACHE_ENV = "SAMANTHA_NLU_CACHE"
@@ -517,7 +518,8 @@ def nlu_dir(state_dir: Path) -> Path:
 
 
 def _load_or_train(state_dir: Path, encoder: SentenceEncoder, sentences: SentenceSet) -> _Heads:
-    fingerprint = f"{HEAD_FORMAT}-{sentences.fingerprint()}-{heard_file_digest()}-{int(LEARN_HEARD_PIECES)}{int(LEARN_LOST_COMMANDS)}"
+    fingerprint = (f"{HEAD_FORMAT}-{sentences.fingerprint()}-{heard_file_digest()}"
+                   f"-{int(LEARN_HEARD_PIECES)}{int(LEARN_LOST_COMMANDS)}")
     heads_dir = nlu_dir(state_dir) / "heads" / fingerprint
     meta_path = heads_dir / "heads.json"
     try:
