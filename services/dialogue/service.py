@@ -98,7 +98,8 @@ def heard_clearly(understanding: Understanding, heard_confidence: float, vocabul
     made from words the device has never seen, or words the recogniser itself doubted, is not.
     """
     template_matched = understanding.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
-    return worth_acting_on(heard_confidence, template_matched, vocabulary.unknown_words(understanding.text))
+    return worth_acting_on(heard_confidence, template_matched, vocabulary.unknown_words(understanding.text),
+                           understood_confidence=understanding.confidence)
 
 
 def write_vocabulary(path: Path, phrases: list[str]) -> None:

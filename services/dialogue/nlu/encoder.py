@@ -12,7 +12,6 @@ from typing import Iterable
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
-from tqdm import tqdm
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,6 +72,8 @@ class SentenceEncoder:
         out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[i : i + BATCH_SIZE] for i in range(0, len(order), BATCH_SIZE)]
+        from tqdm import tqdm  # a progress bar for training; serving never needs it
+
         for batch in tqdm(batches, desc="encoding sentences", unit="batch", disable=not progress):
             encs = self.tokenizer.encode_batch([texts[i] for i in batch])
             width = max(len(e.ids) for e in encs)

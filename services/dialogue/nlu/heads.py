@@ -7,10 +7,7 @@ run in onnxruntime.
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
-from tqdm import tqdm
 
 EPOCHS = 80
 BATCH = 256
@@ -48,6 +45,8 @@ def train_softmax(
     beta1, beta2, eps, step = 0.9, 0.999, 1e-8, 0
     onehot = np.eye(classes, dtype=np.float32)
     bags = _bags(tokens, vocab_size)
+    from tqdm import tqdm  # training only: a device serving cached heads never loads it
+
     for _ in tqdm(range(EPOCHS), desc="training intent head", unit="epoch", disable=not progress):
         order = rng.permutation(n)
         for start in range(0, n, BATCH):
@@ -86,6 +85,10 @@ def _bags(tokens: list[np.ndarray], vocab_size: int):
 
 def softmax_head_onnx(w: np.ndarray, w_tok: np.ndarray, b: np.ndarray) -> bytes:
     """ONNX graph: embedding [1, D] and word-piece indices [K] -> probabilities [1, C]."""
+    # onnx (11 MB resident) is needed only to write a newly trained head, not to run one.
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
     dim, classes = w.shape
     graph = helper.make_graph(
         [
