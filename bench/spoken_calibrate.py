@@ -34,7 +34,7 @@ from bench.spoken import (  # noqa: E402
     TranscriptCache, _folded, _worker_hear, _worker_init, home_names, listener_key)
 from bench.spoken_corpus import CONDITIONS, VOICES, Clip, cache_dir  # noqa: E402
 from bench.understand import DEFAULT_TESTS, fixture_home  # noqa: E402
-from services.dialogue.nlu.heard import HEARD_FILE, sample_home  # noqa: E402
+from services.dialogue.nlu.heard import SHIPPED_HEARD_FILE, sample_home  # noqa: E402
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 17)]
 MODEL_THRESHOLDS = [round(0.5 + 0.05 * i, 2) for i in range(0, 10)]  # the model never acts below 0.5
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phrases", type=int, default=240)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--listener-key", help="score the clips cached under this listener key; hear nothing")
-    parser.add_argument("--heard", nargs="?", type=Path, const=HEARD_FILE, metavar="FILE",
+    parser.add_argument("--heard", nargs="?", type=Path, const=SHIPPED_HEARD_FILE, metavar="FILE",
                         help="calibrate on the clips held out of the heard training sentences (other voices "
                              "and noise than the bench's; default models/heard-sentences.jsonl): nothing is heard")
     args = parser.parse_args(argv)

@@ -10,11 +10,12 @@ import hashlib
 import json
 import sys
 import tomllib
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from services.dialogue.nlu.heard import HEARD_FILE, heard_file_digest, load_heard_variants, load_lost_commands
+from services.dialogue.nlu.heard import SHIPPED_HEARD_FILE, heard_file_digest, load_heard_variants, load_lost_commands
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "models"))
@@ -85,11 +86,9 @@ def test_slots_survive_only_when_their_words_were_heard_as_said(heard, survived)
 
 
 def test_the_shipped_file_is_the_one_the_manifest_names_and_fits_the_templates():
-    if not HEARD_FILE.exists():
-        pytest.skip("no heard sentences built")
     manifest = tomllib.loads((REPO / "models" / "manifest.toml").read_text(encoding="utf-8"))
-    entry = next(e for e in manifest["file"] if e["path"] == HEARD_FILE.name)
-    data = HEARD_FILE.read_bytes()
+    entry = next(e for e in manifest["file"] if e["path"] == SHIPPED_HEARD_FILE.name)
+    data = SHIPPED_HEARD_FILE.read_bytes()
     assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
 
     from services.dialogue.nlu.sentences import load_sentences, sample_examples
@@ -103,7 +102,7 @@ def test_the_shipped_file_is_the_one_the_manifest_names_and_fits_the_templates()
     assert {r["intent"] for r in records} <= intents
     assert all(r["heard"] != r["meant"] for r in records)
     # Most of them are usable (the rest lost their command words in the hearing).
-    assert len(load_heard_variants(intents)) > len(records) / 2
+    assert len(load_heard_variants(intents, SHIPPED_HEARD_FILE)) > len(records) / 2
 
 
 def test_heard_sentences_are_made_with_other_voices_than_the_spoken_bench():
@@ -112,11 +111,14 @@ def test_heard_sentences_are_made_with_other_voices_than_the_spoken_bench():
     assert all(v.length_scale != 1.0 for v in VOICES if v.engine == "piper")
 
 
-def test_the_model_learns_what_misheard_commands_mean(tmp_path):
+def test_the_model_learns_what_misheard_commands_mean(tmp_path, monkeypatch):
     """Misheard training sentences that no template matches are understood as what was meant;
-    commands heard beyond recognition are not acted on."""
-    if not HEARD_FILE.exists():
-        pytest.skip("no heard sentences built")
+    commands heard beyond recognition are not acted on (with the shipped file switched on)."""
+    import services.dialogue.nlu.model as model_module
+
+    monkeypatch.setattr(model_module, "heard_file_digest", partial(heard_file_digest, SHIPPED_HEARD_FILE))
+    monkeypatch.setattr(model_module, "load_heard_variants", partial(load_heard_variants, path=SHIPPED_HEARD_FILE))
+    monkeypatch.setattr(model_module, "load_lost_commands", partial(load_lost_commands, path=SHIPPED_HEARD_FILE))
     from services.dialogue.nlu import DialogueModel
     from services.dialogue.nlu.heard import sample_home
     from services.dialogue.nlu.model import TEMPLATE_CONFIDENCE, WILDCARD_TEMPLATE_CONFIDENCE
@@ -126,11 +128,11 @@ def test_the_model_learns_what_misheard_commands_mean(tmp_path):
     model = DialogueModel.load(tmp_path, None, sample_home())
     intents = {e.intent for e in sample_examples(load_sentences(None))}
     guessed = []
-    for variant in load_heard_variants(intents):
+    for variant in load_heard_variants(intents, SHIPPED_HEARD_FILE):
         result = model.understand(variant.example.text)
         if result.confidence not in (TEMPLATE_CONFIDENCE, WILDCARD_TEMPLATE_CONFIDENCE):
             guessed.append(result.intent == variant.example.intent)
     assert len(guessed) > 20 and sum(guessed) / len(guessed) > 0.8
-    lost = [model.understand(text) for text in load_lost_commands(intents)]
+    lost = [model.understand(text) for text in load_lost_commands(intents, SHIPPED_HEARD_FILE)]
     unmatched = [r for r in lost if r.confidence not in (TEMPLATE_CONFIDENCE, WILDCARD_TEMPLATE_CONFIDENCE)]
     assert len(unmatched) > 10 and sum(r.intent is None for r in unmatched) / len(unmatched) > 0.6
