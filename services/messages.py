@@ -168,10 +168,11 @@ class TranscriptPartial(Message):
 
 @dataclass(frozen=True)
 class TranscriptReady(Message):
-    """The final transcript of one request."""
+    """The final transcript of one request, with the recogniser's other readings of it (likeliest first)."""
 
     TOPIC: ClassVar[str] = "samantha/listener/transcript"
-    EXAMPLE: ClassVar[str] = '{"text": "set a timer for five minutes", "confidence": 0.9, "backend": "whisper"}'
+    EXAMPLE: ClassVar[str] = ('{"text": "set a timer for five minutes", "confidence": 0.9, "backend": "whisper", '
+                              '"alternatives": ["set a timer for 5 minutes"], "alternative_confidences": [0.7]}')
     text: str
     confidence: float = 1.0
     backend: str = ""
