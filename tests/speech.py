@@ -64,6 +64,12 @@ def transcribe(wav_path: str | Path) -> str:
     return " ".join(segment.text.strip() for segment in segments).strip()
 
 
+def heard_as_said(heard: list[str], said: list[str]) -> bool:
+    """Every word heard, none lost or added (what a cut or a seam in the audio would do), allowing
+    Whisper tiny.en one misheard short word ("in" for "and", "lights" for "light")."""
+    return len(heard) == len(said) and sum(h != s for h, s in zip(heard, said)) <= 1
+
+
 def words(text: str) -> list[str]:
     """Lower-case words without punctuation, for comparing what was said with what was heard."""
     return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
