@@ -44,7 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.spoken import progress  # noqa: E402
-from bench.spoken_corpus import SAMPLE_RATE, SPEECH_RMS_DBFS, Voice, _level, _synthesize, _trim  # noqa: E402
+from bench.spoken_corpus import (  # noqa: E402
+    SAMPLE_RATE, SPEECH_RMS_DBFS, Voice, _hash, _level, _synthesize, _trim)
 
 OUT_FILE = REPO / "models" / "heard-sentences.jsonl"
 MANIFEST = REPO / "models" / "manifest.toml"
@@ -90,10 +91,6 @@ def heard_cache() -> Path:
     path = Path(os.environ.get("SAMANTHA_HEARD_CACHE", Path.home() / ".cache" / "samantha-heard"))
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _hash(*parts: object) -> str:
-    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:24]
 
 
 # --- noise made here -----------------------------------------------------------------------------
