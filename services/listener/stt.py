@@ -187,6 +187,8 @@ class WhisperSpeechToText(SpeechToText):
         super().__init__()
         import_on_first_use("av")  # faster-whisper decodes files with it; we hand it samples
         from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
 
         # It logs every call at INFO ("Processing audio with duration ..."): one line per request is ours.
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
@@ -196,14 +198,23 @@ class WhisperSpeechToText(SpeechToText):
         threads = min(MAX_STT_THREADS, os.cpu_count() or 1)
         started = time.monotonic()
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
-        self.prompt = ""
+        # What readings() hands the decoder on every request, made once (and the prompt per phrase change).
+        self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual,
+                                    task="transcribe", language="en")
+        self._suppressed_tokens = get_suppressed_tokens(self._tokenizer, [-1])
+        self._set_prompt("")
         _LOGGER.info("Whisper model %s loaded in %.1f s", path, time.monotonic() - started)
 
     def set_phrases(self, phrases: list[str]) -> None:
         from .vocabulary import whisper_prompt
 
         super().set_phrases(phrases)
-        self.prompt = whisper_prompt(self.phrases)
+        self._set_prompt(whisper_prompt(self.phrases))
+
+    def _set_prompt(self, prompt: str) -> None:
+        self.prompt = prompt
+        previous = self._tokenizer.encode(" " + prompt.strip()) if prompt else []
+        self._prompt_tokens = self._model.get_prompt(self._tokenizer, previous, without_timestamps=True)
 
     def transcribe(self, audio: np.ndarray, prompt: str | None = None,
                    skip_no_speech: bool = True) -> tuple[str, float]:
@@ -241,22 +252,18 @@ class WhisperSpeechToText(SpeechToText):
         transcribe() does for one window (an utterance is far shorter than Whisper's 30 s).
         """
         from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import get_suppressed_tokens
 
         model = self._model
         samples = audio.astype(np.float32) / INT16_FULL_SCALE
         features = model.feature_extractor(samples)[:, :model.feature_extractor.nb_max_frames]
         encoded = model.encode(pad_or_trim(features))
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
-        previous = tokenizer.encode(" " + self.prompt.strip()) if self.prompt else []
-        prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        prompt = self._prompt_tokens
         new_tokens = max(MIN_NEW_TOKENS, int(len(samples) / SAMPLE_RATE * MAX_TOKENS_PER_SECOND))
         result = model.model.generate(
             encoded, [prompt], beam_size=READINGS, num_hypotheses=READINGS, patience=BEAM_PATIENCE, length_penalty=1.0,
             max_length=min(model.max_length, len(prompt) + new_tokens), return_scores=True,
             return_no_speech_prob=True, suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
+            suppress_tokens=self._suppressed_tokens)[0]
         readings: list[Reading] = []
         for tokens, score in zip(result.sequences_ids, result.scores):
             # score is the sum of log probabilities over the tokens; faster-whisper's "avg_logprob"
@@ -264,7 +271,7 @@ class WhisperSpeechToText(SpeechToText):
             mean_logprob = score * len(tokens) / (len(tokens) + 1)
             if not readings and result.no_speech_prob > NO_SPEECH_PROBABILITY and mean_logprob < NO_SPEECH_LOGPROB:
                 return []
-            text = collapse_repeats(tokenizer.decode(tokens).strip())
+            text = collapse_repeats(self._tokenizer.decode(tokens).strip())
             words = _plain_words(text)
             # The beam often differs only in punctuation ("light." / "light"): the same words once.
             if words and all(words != _plain_words(reading.text) for reading in readings):
