@@ -255,13 +255,13 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     """Outcomes per chain per item."""
     from hassil import recognize_best
 
-    from services.dialogue.nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
     from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
-    from services.spoken import PhoneticVocabulary, normalize_transcript, worth_acting_on
+    from services.dialogue.service import heard_clearly, spoken_vocabulary
+    from services.spoken import normalize_transcript
 
     slot_lists = home.slot_lists()
     # What the device knows, as the dialogue service would hand it over: its phrases and its home's names.
-    vocabulary = PhoneticVocabulary([*model.phrases(), *home_names(home)])
+    vocabulary = spoken_vocabulary(model.phrases(), home)
     outcomes: dict[str, list[Outcome]] = {chain: [] for chain in CHAINS}
     for item in items:
         _, intent, expected, context = cases[item.case]
@@ -275,9 +275,8 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         outcomes["samantha"].append(judge(result.intent, result.slots, intent, expected))
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand)
-        text, result = pick.reading.text, pick.understanding
-        if not worth_acting_on(pick.reading.confidence, result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE,
-                               vocabulary.unknown_words(text), understood_confidence=result.confidence):
+        result = pick.understanding
+        if not heard_clearly(result, pick.reading.confidence, vocabulary):
             result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act
         outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,

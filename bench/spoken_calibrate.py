@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.spoken import (  # noqa: E402
-    TranscriptCache, _folded, _worker_hear, _worker_init, home_names, listener_key)
+    TranscriptCache, _folded, _worker_hear, _worker_init, listener_key)
 from bench.spoken_corpus import CONDITIONS, VOICES, Clip, cache_dir  # noqa: E402
 from bench.understand import DEFAULT_TESTS, fixture_home  # noqa: E402
 from services.dialogue.nlu.heard import SHIPPED_HEARD_FILE, sample_home  # noqa: E402
@@ -112,9 +112,10 @@ def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:
     The reference is what the model makes of the words as meant; clips whose words it does not
     understand even as written are left out."""
     from services.dialogue.nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
-    from services.spoken import PhoneticVocabulary, normalize_transcript
+    from services.dialogue.service import spoken_vocabulary
+    from services.spoken import normalize_transcript
 
-    vocabulary = PhoneticVocabulary([*model.phrases(), *home_names(home)])
+    vocabulary = spoken_vocabulary(model.phrases(), home)
     outcomes = []
     for meant, heard, heard_confidence in clips:
         reference = model.understand(meant)
