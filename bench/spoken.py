@@ -55,6 +55,7 @@ from bench.spoken_corpus import (  # noqa: E402
 from bench.understand import DEFAULT_TESTS, fixture_home, load_tests, slots_match  # noqa: E402
 
 LISTENER_SOURCES = ("stt.py", "pipeline.py", "vad.py", "vocabulary.py")
+GRAMMAR_SOURCES = ("command_grammar.py", "dialogue/nlu/grammar.py")
 BASELINE_KEY = "whisper-tiny.en-int8-beam1-noprompt-v1"
 PROGRESS_EVERY_S = 30.0
 CHAINS = ("samantha", "samantha+spoken", "baseline")
@@ -69,7 +70,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _worker_init(phrases: list[str], threads: int) -> None:
+def _worker_init(phrases: list[str], grammar: str, threads: int, whisper_model: str | None = None) -> None:
     # The listener sizes Whisper's thread pool to the machine; with one worker per core each must
     # keep to its share, or the workers fight over the cores.
     os.cpu_count = lambda: threads  # type: ignore[assignment]
@@ -79,8 +80,12 @@ def _worker_init(phrases: list[str], threads: int) -> None:
     from services.listener.vad import VoiceActivityDetector
 
     started = time.perf_counter()
-    stt = WhisperSpeechToText()
+    stt = WhisperSpeechToText(whisper_model)
     stt.set_phrases(phrases)
+    if grammar:
+        from services.command_grammar import WordGraph
+
+        stt.set_grammar(WordGraph.from_text(grammar))
     _WORKER.update(stt=stt, vad=VoiceActivityDetector(), load_s=time.perf_counter() - started)
     _WORKER["listener_rss_mb"] = _rss_mb()
     _WORKER["baseline"] = WhisperModel(str(default_whisper_model()), device="cpu", compute_type="int8",
@@ -167,11 +172,16 @@ class TranscriptCache:
         self._db.commit()
 
 
-def listener_key(phrases: list[str]) -> str:
-    """Changes whenever what the listener would hear could change: its code or its prompt."""
+def listener_key(phrases: list[str], grammar: str, whisper_model: str | None = None) -> str:
+    """Changes whenever what the listener would hear could change: its code, its prompt, its model."""
     from services.listener.vocabulary import whisper_prompt
 
     digest = hashlib.sha256(whisper_prompt(phrases).encode())
+    digest.update(hashlib.sha256(grammar.encode()).digest())
+    for name in GRAMMAR_SOURCES:
+        digest.update((REPO / "services" / name).read_bytes())
+    if whisper_model:  # the default model is the one the package pins
+        digest.update(str(Path(whisper_model).resolve()).encode())
     for name in LISTENER_SOURCES:
         digest.update((REPO / "services" / "listener" / name).read_bytes())
     return "listener-" + digest.hexdigest()[:20]
@@ -262,6 +272,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     slot_lists = home.slot_lists()
     # What the device knows, as the dialogue service would hand it over: its phrases and its home's names.
     vocabulary = spoken_vocabulary(model.phrases(), home)
+    grammar = model.grammar()
     outcomes: dict[str, list[Outcome]] = {chain: [] for chain in CHAINS}
     for item in items:
         _, intent, expected, context = cases[item.case]
@@ -276,7 +287,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand)
         result = pick.understanding
-        if not heard_clearly(result, pick.reading.confidence, vocabulary):
+        if not heard_clearly(result, pick.reading.confidence, vocabulary, grammar):
             result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act
         outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,
@@ -403,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N failing clips")
     parser.add_argument("--listener-key", help="score only the clips whose transcripts are cached under this "
                         "key (printed by every run; the listener code may have changed since): nothing is heard")
+    parser.add_argument("--whisper-model", help="the listener's Whisper model folder, as [listener] whisper_model "
+                        "(default: the one the listener loads); the baseline stays plain Whisper tiny.en")
+    parser.add_argument("--no-grammar", action="store_true",
+                        help="the listener without the dialogue model's command grammar (Whisper's readings only)")
     parser.add_argument("--errors-file", type=Path, help="write every clip's outcome as JSON lines here")
     args = parser.parse_args(argv)
 
@@ -433,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     model = DialogueModel.load(cache / "state", None, home)
     model_load_s = time.perf_counter() - started
     phrases = model.phrases()
-    ours_key = args.listener_key or listener_key(phrases)
+    grammar = "" if args.no_grammar else model.grammar().to_text()
+    ours_key = args.listener_key or listener_key(phrases, grammar, args.whisper_model)
     store = TranscriptCache(cache / "transcripts.sqlite")
 
     heard: dict[Item, list] = {}
@@ -460,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hearing {len(jobs)} of {len(items)} clips with {workers} worker(s) x {threads} thread(s)...",
               file=sys.stderr, flush=True)
         context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, _worker_init, (phrases, threads)) as pool:
+        with context.Pool(workers, _worker_init, (phrases, grammar, threads, args.whisper_model)) as pool:
             last = time.perf_counter()
             for done, (clip, ours, base, l_rss, w_rss) in enumerate(
                     pool.imap_unordered(_worker_hear, jobs, chunksize=2), 1):

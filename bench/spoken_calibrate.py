@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heard", nargs="?", type=Path, const=SHIPPED_HEARD_FILE, metavar="FILE",
                         help="calibrate on the clips held out of the heard training sentences (other voices "
                              "and noise than the bench's; default models/heard-sentences.jsonl): nothing is heard")
+    parser.add_argument("--all", action="store_true", help="with --heard: every clip of the file, not only the "
+                        "held-out ones (fair while the model does not learn from it, the default)")
     args = parser.parse_args(argv)
 
     from services.dialogue.nlu import DialogueModel
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.heard:
         home = sample_home()
         model = DialogueModel.load(cache_dir() / "state", None, home)
-        heard, source = held_out_clips(args.heard), f"held out of {args.heard.name}"
+        heard = held_out_clips(args.heard, everything=args.all)
+        source = f"{'of' if args.all else 'held out of'} {args.heard.name}"
     else:
         home = fixture_home(Path(os.environ.get("SAMANTHA_HA_TESTS", DEFAULT_TESTS)))
         model = DialogueModel.load(cache_dir() / "state", None, home)
@@ -71,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def held_out_clips(path: Path) -> list[tuple[str, str, float]]:
-    """(meant, heard, heard confidence) of the heard-sentences file's held-out clips."""
+def held_out_clips(path: Path, everything: bool = False) -> list[tuple[str, str, float]]:
+    """(meant, heard, heard confidence) of the heard-sentences file's held-out clips (or all)."""
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
-    return [(r["meant"], r["heard"], r["heard_confidence"]) for r in records if r.get("held_out")]
+    return [(r["meant"], r["heard"], r["heard_confidence"]) for r in records if everything or r.get("held_out")]
 
 
 def spoken_clips(model, args) -> list[tuple[str, str, float]]:
@@ -88,7 +91,8 @@ def spoken_clips(model, args) -> list[tuple[str, str, float]]:
         seed = int(hashlib.sha256(f"calibrate|{phrase}".encode()).hexdigest()[:8], 16)
         clips.append(Clip(phrase, voices[index % len(voices)], conditions[(index // len(voices)) % len(conditions)],
                           seed))
-    key = args.listener_key or listener_key(phrases)
+    grammar = model.grammar().to_text()
+    key = args.listener_key or listener_key(phrases, grammar)
     store = TranscriptCache(cache_dir() / "calibration.sqlite")  # its own: a bench run may hold the other
     heard = {clip: store.get(key, clip) for clip in clips}
     if args.listener_key:
@@ -97,7 +101,7 @@ def spoken_clips(model, args) -> list[tuple[str, str, float]]:
     if jobs:
         print(f"hearing {len(jobs)} calibration clips...", file=sys.stderr, flush=True)
         context = multiprocessing.get_context("spawn")
-        with context.Pool(args.workers, _worker_init, (phrases, max(1, (os.cpu_count() or 1) // args.workers))) as pool:
+        with context.Pool(args.workers, _worker_init, (phrases, grammar, max(1, (os.cpu_count() or 1) // args.workers))) as pool:
             for clip, ours, _, _, _ in pool.imap_unordered(_worker_hear, jobs, chunksize=2):
                 store.put(key, clip, ours)
                 heard[clip] = ours
@@ -107,7 +111,8 @@ def spoken_clips(model, args) -> list[tuple[str, str, float]]:
 
 
 def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:
-    """Per clip: (right, acted, heard confidence, template matched, unknown words, model confidence).
+    """Per clip: (right, acted, heard confidence, template matched, unknown words, model confidence,
+    words if they are exactly a command of the grammar, else 0).
 
     The reference is what the model makes of the words as meant; clips whose words it does not
     understand even as written are left out."""
@@ -116,6 +121,7 @@ def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:
     from services.spoken import normalize_transcript
 
     vocabulary = spoken_vocabulary(model.phrases(), home)
+    grammar = model.grammar()
     outcomes = []
     for meant, heard, heard_confidence in clips:
         reference = model.understand(meant)
@@ -127,7 +133,8 @@ def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:
             reference.intent, _folded(reference.slots))
         template = result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
         outcomes.append((right, result.intent is not None, heard_confidence, template,
-                         bool(vocabulary.unknown_words(text)), result.confidence))
+                         bool(vocabulary.unknown_words(text)), result.confidence,
+                         len(text.split()) if result.intent is not None and grammar.accepts(text) else 0))
     return outcomes
 
 
@@ -139,7 +146,7 @@ def report(outcomes: list[tuple]) -> None:
     balanced, balanced_value = None, None
     for threshold in THRESHOLDS:
         right = wrong = 0
-        for ok, acted, heard_confidence, template, unknown, _ in outcomes:
+        for ok, acted, heard_confidence, template, unknown, _, _ in outcomes:
             act = acted and heard_confidence >= threshold and (template or not unknown)
             right += act and ok
             wrong += act and not ok
@@ -161,7 +168,7 @@ def report(outcomes: list[tuple]) -> None:
 
     def tally(heard_min: float, known_min: float, unknown_min: float) -> tuple[int, int]:
         right = wrong = 0
-        for ok, acted, heard_confidence, template, unknown, confidence in outcomes:
+        for ok, acted, heard_confidence, template, unknown, confidence, _ in outcomes:
             act = acted and heard_confidence >= heard_min and (
                 template or confidence >= (unknown_min if unknown else known_min))
             right += act and ok
@@ -194,6 +201,38 @@ def report(outcomes: list[tuple]) -> None:
     right, wrong, _, known_min, unknown_min = kept[0]
     print(f"chosen: MIN_GUESS_CONFIDENCE = {known_min}, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS = {unknown_min} "
           f"-> right {100 * right / total:.1f} %, wrong actions {100 * wrong / total:.1f} %")
+    print()
+    report_grammar(outcomes)
+
+
+def report_grammar(outcomes: list[tuple]) -> None:
+    """The minimum heard confidence and length for words that are exactly one of the device's
+    commands (acted on whatever the other rules say), chosen by the same rule: most right - 2 x wrong."""
+    from services.spoken import MIN_GUESS_CONFIDENCE, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS, MIN_HEARD_CONFIDENCE
+
+    total = len(outcomes)
+    exact = [o for o in outcomes if o[6]]
+    print(f"words exactly a command of the grammar: {len(exact)} of {total} clips, "
+          f"{100 * sum(o[0] for o in exact) / max(1, len(exact)):.1f} % of them understood right")
+    print(f"{'exact command: min words':>26s}{'min heard':>11s}{'right %':>10s}{'wrong actions %':>18s}")
+    rows = []
+    for min_words in (1, 2, 3, 4, 5):
+        for grammar_min in [*THRESHOLDS, NEVER]:
+            right = wrong = 0
+            for ok, acted, heard_confidence, template, unknown, confidence, words in outcomes:
+                act = acted and ((words >= min_words and heard_confidence >= grammar_min) or (
+                    heard_confidence >= MIN_HEARD_CONFIDENCE and (template or confidence >= (
+                        MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS if unknown else MIN_GUESS_CONFIDENCE))))
+                right += act and ok
+                wrong += act and not ok
+            rows.append((right - WRONG_ACTION_COST * wrong, -wrong, grammar_min, min_words, right, wrong))
+    for _, _, grammar_min, min_words, right, wrong in sorted(rows, reverse=True)[:8]:
+        label = "never" if grammar_min == NEVER else f"{grammar_min:.2f}"
+        print(f"{min_words:26d}{label:>11s}{100 * right / total:10.1f}{100 * wrong / total:18.1f}")
+    _, _, grammar_min, min_words, right, wrong = max(rows)
+    print(f"chosen: MIN_GRAMMAR_HEARD_CONFIDENCE = {grammar_min}, MIN_GRAMMAR_WORDS = {min_words} -> "
+          f"right {100 * right / total:.1f} %, wrong actions {100 * wrong / total:.1f} %")
+
 
 if __name__ == "__main__":
     sys.exit(main())

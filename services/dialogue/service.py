@@ -39,6 +39,7 @@ from ..messages import (
     VolumeState,
     WakeDetected,
 )
+from .. import command_grammar
 from ..memory import release_freed_memory
 from ..service import Service
 from ..spoken import PhoneticVocabulary, normalize_transcript, worth_acting_on
@@ -52,6 +53,7 @@ from .turn import Turn
 _LOGGER = logging.getLogger(__name__)
 
 VOCABULARY_FILE = "vocabulary.txt"
+GRAMMAR_FILE = command_grammar.GRAMMAR_FILE
 ERROR_SHOW_S = 3.0  # how long the "error" state shows after a service reports a problem
 AFTER_SPEAKING_TIMEOUT_S = 15.0  # send deferred actions even if the speaker never says it finished
 MAX_REQUEST_CHARS = 400  # no spoken request is longer; the rest is noise the model need not read
@@ -91,23 +93,32 @@ def is_spoken(message: TranscriptReady) -> bool:
     return bool(message.backend)
 
 
-def heard_clearly(understanding: Understanding, heard_confidence: float, vocabulary: PhoneticVocabulary) -> bool:
+def heard_clearly(understanding: Understanding, heard_confidence: float, vocabulary: PhoneticVocabulary,
+                  grammar: command_grammar.WordGraph | None = None) -> bool:
     """Whether a spoken request's understanding is safe to act on without asking first.
 
-    A template match (exact or with a wildcard) is trusted; a guess of the model's neural fallback
-    made from words the device has never seen, or words the recogniser itself doubted, is not.
+    Words that are exactly one of the device's commands (the grammar) and a template match (exact
+    or with a wildcard) are trusted; a guess of the model's neural fallback made from words the device
+    has never seen, or words the recogniser itself doubted, is not.
     """
     template_matched = understanding.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
+    in_grammar = grammar is not None and understanding.intent is not None and grammar.accepts(understanding.text)
     return worth_acting_on(heard_confidence, template_matched, vocabulary.unknown_words(understanding.text),
-                           understood_confidence=understanding.confidence)
+                           understood_confidence=understanding.confidence,
+                           in_grammar_words=len(understanding.text.split()) if in_grammar else 0)
 
 
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
     """One phrase per line, replaced atomically so the listener never reads half a file."""
+    write_atomically(path, "\n".join(phrases) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """The file replaced whole: a reader sees the old one or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=".vocabulary-",
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.stem}-",
                                      delete=False) as handle:
-        handle.write("\n".join(phrases) + "\n")
+        handle.write(text)
         temporary = handle.name
     os.replace(temporary, path)
 
@@ -168,6 +179,7 @@ class DialogueService(Service):
         self.store: Store | None = None
         self.home: Home | None = None
         self.vocabulary = PhoneticVocabulary([])  # replaced once the model has loaded
+        self.grammar: command_grammar.WordGraph | None = None  # the commands, once the model has loaded
         self.machine = DeviceStateMachine(self.bus.publish)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-model")
         self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-db")
@@ -239,8 +251,11 @@ class DialogueService(Service):
         loop = asyncio.get_running_loop()
         phrases = await loop.run_in_executor(self._executor, self.model.phrases)
         self.vocabulary = await loop.run_in_executor(self._executor, spoken_vocabulary, phrases, self.home)
+        grammar = self.grammar = await loop.run_in_executor(self._executor, self.model.grammar)
+        write_atomically(self.state_dir / GRAMMAR_FILE, grammar.to_text())
         write_vocabulary(self.state_dir / VOCABULARY_FILE, phrases)
-        _LOGGER.info("Wrote %d phrases to %s", len(phrases), self.state_dir / VOCABULARY_FILE)
+        _LOGGER.info("Wrote %d phrases to %s and %d grammar steps to %s", len(phrases),
+                     self.state_dir / VOCABULARY_FILE, grammar.arc_count, self.state_dir / GRAMMAR_FILE)
 
     # --- the bus --------------------------------------------------------------------------------
 
@@ -422,7 +437,7 @@ class DialogueService(Service):
             _LOGGER.info("Heard %r while ringing; not a stop", text)
             return
         check_first = (spoken and understanding.intent is not None
-                       and not heard_clearly(understanding, pick.reading.confidence, self.vocabulary))
+                       and not heard_clearly(understanding, pick.reading.confidence, self.vocabulary, self.grammar))
         turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up)
         assert self.store is not None

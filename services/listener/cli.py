@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import ListeningPipeline
     from .stt import SpeechToTextError, load_speech_to_text
     from .vad import EndpointerSettings, VoiceActivityDetector
+    from services.command_grammar import GRAMMAR_FILE, read_grammar
+
     from .vocabulary import VOCABULARY_FILE, read_phrases
     from .verify import wake_verifier
     from .wake import WakeWordDetector, WakeWordError
@@ -109,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"samantha hear: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     stt.set_phrases(read_phrases(Path(args.phrases) if args.phrases else settings.state_dir / VOCABULARY_FILE))
+    if not args.phrases:
+        stt.set_grammar(read_grammar(settings.state_dir / GRAMMAR_FILE))
     stt.warm_up()  # so that the first file's timings are like the others'
     endpoints = EndpointerSettings(listener.trailing_silence_s, listener.max_utterance_s,
                                    listener.no_speech_timeout_s, listener.speech_threshold)

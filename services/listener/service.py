@@ -119,6 +119,7 @@ class ListenerService(Service):
         self.vocabulary = Vocabulary(self.settings.state_dir / VOCABULARY_FILE)
         if self.vocabulary.phrases != self.stt.phrases:  # changed while the models were loading
             self.stt.set_phrases(self.vocabulary.phrases)
+        self.stt.set_grammar(self.vocabulary.grammar)
         endpoints = EndpointerSettings(listener.trailing_silence_s, listener.max_utterance_s,
                                        listener.no_speech_timeout_s, listener.speech_threshold)
         self.pipeline = ListeningPipeline(self.wake, VoiceActivityDetector(), self.stt, endpoints,
@@ -139,7 +140,9 @@ class ListenerService(Service):
         wake = WakeWordDetector(listener.wake_words, listener.threshold)
         stt = load_speech_to_text(listener.stt, self.settings.state_dir, listener.vosk_model, listener.whisper_model,
                                   listener.vosk_grammar)
-        stt.set_phrases(Vocabulary(self.settings.state_dir / VOCABULARY_FILE).phrases)
+        vocabulary = Vocabulary(self.settings.state_dir / VOCABULARY_FILE)
+        stt.set_phrases(vocabulary.phrases)
+        stt.set_grammar(vocabulary.grammar)
         stt.warm_up()  # also returns the heap freed after loading to the system
         _LOGGER.info("Wake words %s (threshold %.2f, verified by Whisper: %s); speech-to-text: %s",
                      ", ".join(wake.wake_words), wake.threshold, listener.wake_verify, stt.name)
@@ -182,6 +185,7 @@ class ListenerService(Service):
             if self.vocabulary.refresh():
                 # Off the loop: Whisper's prompt is chosen from thousands of phrases.
                 await asyncio.to_thread(self.stt.set_phrases, self.vocabulary.phrases)
+                self.stt.set_grammar(self.vocabulary.grammar)
 
     def _frame_from_thread(self, frame: np.ndarray) -> None:
         if self.muted:
@@ -300,6 +304,7 @@ class ListenerService(Service):
     async def reload(self) -> None:
         self.vocabulary.refresh(force=True)
         await asyncio.to_thread(self.stt.set_phrases, self.vocabulary.phrases)
+        self.stt.set_grammar(self.vocabulary.grammar)
 
     async def stop(self) -> None:
         if self._reader is not None:

@@ -60,6 +60,13 @@ MIN_NEW_TOKENS = 16
 # faster-whisper's own rule for "this was no speech": both must hold.
 NO_SPEECH_PROBABILITY = 0.6
 NO_SPEECH_LOGPROB = -1.0
+# Grammar sentences near each of the first readings that Whisper scores on the audio, and how much
+# less likely (mean log probability per token) than Whisper's own first reading one may be and still
+# become a reading. Whisper prefers its own words by construction (they won the beam), so a grammar
+# sentence it finds almost as likely is strong evidence for it.
+GRAMMAR_CANDIDATES = 2
+GRAMMAR_READINGS_SEARCHED = 1
+GRAMMAR_MARGIN = 0.7
 
 PartialCallback = Callable[[str], None]
 
@@ -132,10 +139,16 @@ class SpeechToText(ABC):
     def __init__(self) -> None:
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stt-{self.name}")
         self.phrases: list[str] = []
+        self.grammar = None  # services.command_grammar.WordGraph: the commands the dialogue model knows
 
     def set_phrases(self, phrases: list[str]) -> None:
         """The phrases the dialogue model knows (grammar or prompt); [] for free recognition."""
         self.phrases = list(phrases)
+
+    def set_grammar(self, grammar) -> None:
+        """The dialogue model's commands as a word graph, or None (Whisper checks its hearing against
+        it; Vosk's grammar is the phrases)."""
+        self.grammar = grammar
 
     @abstractmethod
     def start(self, on_partial: PartialCallback | None = None) -> Utterance:
@@ -276,7 +289,48 @@ class WhisperSpeechToText(SpeechToText):
             # The beam often differs only in punctuation ("light." / "light"): the same words once.
             if words and all(words != _plain_words(reading.text) for reading in readings):
                 readings.append(Reading(text, math.exp(mean_logprob)))
+        if self.grammar is not None and readings:
+            readings = self._with_grammar_reading(encoded, features.shape[-1], readings)
         return readings
+
+    def _with_grammar_reading(self, encoded, frames: int, readings: list[Reading]) -> list[Reading]:
+        """Readings plus the grammar sentence nearest to them that Whisper finds about as likely.
+
+        Whisper scores each candidate by forced decoding (its align(), the same decoder and prompt
+        as the beam); its first reading is scored the same way, so the two compare like for like.
+        Nothing to do when the first reading already is one of the commands (most clear requests).
+        """
+        from services.command_grammar import grammar_words
+
+        grammar = self.grammar
+        if grammar.accepts(readings[0].text):
+            return readings
+        heard = {tuple(grammar_words(reading.text)) for reading in readings}
+        candidates: list[str] = []
+        for reading in readings[:GRAMMAR_READINGS_SEARCHED]:
+            for text, _cost in grammar.nearest(reading.text, count=GRAMMAR_CANDIDATES):
+                # As Whisper writes a sentence: with its full stop, its end is as likely as a reading's.
+                if tuple(grammar_words(text)) not in heard and text + "." not in candidates:
+                    candidates.append(text + ".")
+        if not candidates:
+            return readings
+        scores = [self._forced_score(encoded, frames, text) for text in (readings[0].text, *candidates)]
+        best = max(range(len(candidates)), key=lambda index: scores[index + 1])
+        if scores[best + 1] < scores[0] - GRAMMAR_MARGIN:
+            return readings
+        # On the first reading's confidence scale, moved by how much likelier Whisper found it.
+        confidence = min(1.0, readings[0].confidence * math.exp(scores[best + 1] - scores[0]))
+        return sorted([*readings, Reading(candidates[best], confidence)], key=lambda r: -r.confidence)
+
+    def _forced_score(self, encoded, frames: int, text: str) -> float:
+        """Whisper's mean log probability per token of these words on this audio.
+
+        One text at a time: a batch would need the encoder output copied per text (~18 MB each).
+        align() scores the text tokens only (it gives the end-of-text token 0); the full stop that
+        ends a sentence in Whisper's writing stands in for the end."""
+        tokens = self._tokenizer.encode(" " + text.strip())
+        probabilities = self._model.model.align(encoded, self._prompt_tokens, [tokens], [frames])[0].text_token_probs
+        return sum(math.log(max(p, 1e-9)) for p in probabilities) / max(1, len(probabilities))
 
     def start(self, on_partial: PartialCallback | None = None) -> Utterance:
         return _WhisperUtterance(self, on_partial)

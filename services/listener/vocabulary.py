@@ -7,13 +7,16 @@ with ``#`` are ignored. The listener re-reads the file when its modification tim
 every two seconds) and on SIGHUP. A missing file means no vocabulary: free recognition.
 
 The phrases become Vosk's grammar (recognition limited to them) and Whisper's initial prompt (a bias
-towards their words).
+towards their words). Beside it the dialogue service writes ``grammar.txt``, all its commands as a word
+graph (services/command_grammar.py), re-read the same way: Whisper's hearing is checked against it.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+
+from services.command_grammar import GRAMMAR_FILE, read_grammar
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,22 +78,33 @@ class Vocabulary:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._mtime_ns: int | None = None
+        self.grammar_path = path.parent / GRAMMAR_FILE
+        self._mtime_ns: tuple[int | None, int | None] | None = None
         self.phrases: list[str] = []
+        self.grammar = None
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> bool:
-        """Re-read the file if it changed (or force); True when the phrases changed."""
-        try:
-            mtime_ns = self.path.stat().st_mtime_ns
-        except OSError:
-            mtime_ns = None
+        """Re-read the files if either changed (or force); True when they changed."""
+        mtime_ns = (_mtime_ns(self.path), _mtime_ns(self.grammar_path))
         if not force and mtime_ns == self._mtime_ns:
             return False
+        grammar_changed = mtime_ns[1] != (self._mtime_ns or (None, None))[1] or force
         self._mtime_ns = mtime_ns
+        if grammar_changed:
+            self.grammar = read_grammar(self.grammar_path)
+            if self.grammar is not None:
+                _LOGGER.info("Command grammar: %d words' steps from %s", self.grammar.arc_count, self.grammar_path)
         phrases = read_phrases(self.path)
-        changed = phrases != self.phrases
+        changed = phrases != self.phrases or grammar_changed
         self.phrases = phrases
         if changed or force:
             _LOGGER.info("Vocabulary: %d phrases from %s", len(phrases), self.path)
         return changed
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None

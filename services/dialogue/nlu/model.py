@@ -236,6 +236,14 @@ class DialogueModel:
             intent, slots = None, {}
         return Understanding(text, intent, slots, round(confidence, 3), _ms(started))
 
+    def grammar(self):
+        """The sentences the model knows with this home's names, as a word graph for the listener
+        (services.command_grammar.WordGraph; wildcard sentences left out)."""
+        from .grammar import command_grammar
+
+        engine = self._engine
+        return command_grammar([engine.own_intents, engine.ha_intents], engine.slot_lists).minimized()
+
     def phrases(self) -> list[str]:
         """Phrases the model knows, with this home's names (bounded; for STT grammars and prompts)."""
         engine = self._engine

@@ -1,0 +1,265 @@
+"""The commands the dialogue model knows, as a word graph the listener holds a hearing against.
+
+Whisper tiny.en hears freely and mishears a synthetic or accented voice ("send the manly lamp to
+naps even brightness"). The dialogue model's templates say what a command can be; this graph is
+those templates with the home's names and the lists' values filled in (numbers stay a slot). The
+listener finds the sentences of the graph nearest to what Whisper heard (word edits, spelling-
+weighted) and lets Whisper itself score them on the same audio: a sentence of the grammar that
+Whisper finds about as likely as its own reading becomes one more reading for the dialogue to weigh.
+
+Contract (the dialogue service writes, the listener reads): ``<state_dir>/grammar.txt``, UTF-8,
+replaced atomically whenever the model changes. Lines::
+
+    # comment
+    start STATE
+    final STATE [STATE ...]
+    FROM TO [WORD]        (no word: an empty step)
+
+Words are plain (see ``grammar_words``); ``<number>`` stands for any number said.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import logging
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from rapidfuzz.distance import Levenshtein
+
+_LOGGER = logging.getLogger(__name__)
+
+GRAMMAR_FILE = "grammar.txt"
+NUMBER = "<number>"
+MAX_ARCS = 2_000_000  # a file larger than this is not a command grammar: refuse it
+
+# Costs of holding a hearing against a sentence: a heard word the sentence lacks, a word of the
+# sentence not heard, and (scaled by spelling distance, 0..1) one word heard as another.
+DELETE_COST = 1.0
+INSERT_COST = 1.0
+SUBSTITUTE_SCALE = 1.4
+MAX_EXPANSIONS = 10_000  # bounds the search on a long or garbled hearing (~40 ms in CPython here)
+
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred thousand half".split())
+_WORD = re.compile(r"[a-z0-9']+(?:\.[0-9]+)?")
+
+
+def grammar_words(text: str) -> list[str]:
+    """Lower-case words without punctuation; '%' and '°' as words; hyphens split words."""
+    text = text.lower().replace("%", " percent ").replace("°", " degrees ")
+    text = re.sub(r"[-_/]", " ", text)
+    return [w for w in (m.group().strip("'") for m in _WORD.finditer(text)) if w]
+
+
+def is_number(word: str) -> bool:
+    return word[:1].isdigit() or word in _NUMBER_WORDS
+
+
+def heard_words(text: str) -> list[str]:
+    """What was heard, as grammar words, each run of number words made one word ('twenty five')."""
+    merged: list[str] = []
+    for word in grammar_words(text):
+        if merged and is_number(word) and is_number(merged[-1].split()[-1]) and not word[:1].isdigit():
+            merged[-1] += " " + word
+        else:
+            merged.append(word)
+    return merged
+
+
+@dataclasses.dataclass
+class WordGraph:
+    """A word acceptor: arcs[state] = [(next state, word or None for an empty step)]."""
+
+    start: int = 0
+    finals: set[int] = dataclasses.field(default_factory=set)
+    arcs: dict[int, list[tuple[int, str | None]]] = dataclasses.field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def arc_count(self) -> int:
+        return sum(len(out) for out in self.arcs.values())
+
+    def add(self, source: int, target: int, word: str | None) -> None:
+        self.arcs[source].append((target, word))
+
+    def determinized(self) -> WordGraph:
+        """The same sentences with no empty steps and one arc per word from each state.
+
+        hassil's graph has a branch per template; merged, sentences that start alike share a path,
+        which is what keeps the search small. Subset construction; template grammars stay small.
+        """
+        def closure(states: frozenset[int]) -> frozenset[int]:
+            seen, stack = set(states), list(states)
+            while stack:
+                for target, word in self.arcs.get(stack.pop(), ()):
+                    if word is None and target not in seen:
+                        seen.add(target)
+                        stack.append(target)
+            return frozenset(seen)
+
+        first = closure(frozenset([self.start]))
+        number = {first: 0}
+        result = WordGraph(start=0)
+        pending = [first]
+        while pending:
+            subset = pending.pop()
+            source = number[subset]
+            if subset & self.finals:
+                result.finals.add(source)
+            moves: dict[str, set[int]] = defaultdict(set)
+            for state in subset:
+                for target, word in self.arcs.get(state, ()):
+                    if word is not None:
+                        moves[word].add(target)
+            for word, targets in moves.items():
+                target_subset = closure(frozenset(targets))
+                if target_subset not in number:
+                    number[target_subset] = len(number)
+                    pending.append(target_subset)
+                result.add(source, number[target_subset], word)
+        return result
+
+    def reversed(self) -> WordGraph:
+        """The graph read backwards (one new start with empty steps to the old finals)."""
+        result = WordGraph(start=-1, finals={self.start})
+        for source, arcs in self.arcs.items():
+            for target, word in arcs:
+                result.add(target, source, word)
+        for state in self.finals:
+            result.add(-1, state, None)
+        return result
+
+    def minimized(self) -> WordGraph:
+        """The smallest graph with one arc per word from each state (Brzozowski: reverse and merge, twice)."""
+        return self.reversed().determinized().reversed().determinized()
+
+    def to_text(self) -> str:
+        lines = ["# samantha command grammar: FROM TO [WORD]; <number> is any number",
+                 f"start {self.start}", "final " + " ".join(map(str, sorted(self.finals)))]
+        for source in sorted(self.arcs):
+            lines.extend(f"{source} {target} {word}" if word else f"{source} {target}"
+                         for target, word in self.arcs[source])
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_text(cls, text: str) -> WordGraph:
+        """Raises ValueError naming the line that is not a grammar line."""
+        graph = cls()
+        arcs = 0
+        for number, line in enumerate(text.splitlines(), 1):
+            parts = line.split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            try:
+                if parts[0] == "start" and len(parts) == 2:
+                    graph.start = int(parts[1])
+                elif parts[0] == "final":
+                    graph.finals.update(int(p) for p in parts[1:])
+                elif len(parts) in (2, 3):
+                    graph.add(int(parts[0]), int(parts[1]), parts[2] if len(parts) == 3 else None)
+                else:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"line {number}: not a grammar line: {line[:80]!r}") from None
+            arcs += len(parts) in (2, 3) and parts[0] not in ("start", "final")
+            if arcs > MAX_ARCS:
+                raise ValueError(f"more than {MAX_ARCS} arcs")
+        return graph
+
+    def accepts(self, text: str) -> bool:
+        """Whether the text is word for word a sentence of the graph (any number where one fits)."""
+        return bool(self.nearest(text, count=1, max_cost=0.0))
+
+    def nearest(self, heard: str, count: int = 2, max_cost: float | None = None) -> list[tuple[str, float]]:
+        """The sentences of the graph nearest to what was heard, as (text, edit cost), best first.
+
+        A shortest-path search over (words heard so far, state): an arc's word may be heard as
+        itself (free), heard as another word (costing their spelling distance), or not heard at all;
+        a heard word may belong to no arc. ``<number>`` takes any number heard, as heard.
+        """
+        words = heard_words(heard)
+        if not words or not self.finals:
+            return []
+        limit = max_cost if max_cost is not None else 0.5 * len(words) + 1.0
+        substitute_cache: dict[tuple[int, str], float] = {}
+
+        def substitute(index: int, word: str) -> float:
+            key = (index, word)
+            cost = substitute_cache.get(key)
+            if cost is None:
+                said = words[index]
+                if word == NUMBER:
+                    cost = 0.0 if is_number(said.split()[0]) else DELETE_COST + INSERT_COST
+                elif said == word:
+                    cost = 0.0
+                else:
+                    cost = SUBSTITUTE_SCALE * Levenshtein.normalized_distance(said, word)
+                substitute_cache[key] = cost
+            return cost
+
+        # (cost, tie-breaker, position, state, path) where path is a linked list of output words.
+        queue: list = [(0.0, 0, 0, self.start, None)]
+        best: dict[tuple[int, int], float] = {}
+        found: list[tuple[str, float]] = []
+        counter = expansions = 0
+        end = len(words)
+        while queue and len(found) < count and expansions < MAX_EXPANSIONS:
+            cost, _, position, state, path = heapq.heappop(queue)
+            if best.get((position, state), float("inf")) < cost:
+                continue
+            expansions += 1
+            if position == end and state in self.finals:
+                text = _path_text(path)
+                if all(text != seen for seen, _ in found):
+                    found.append((text, cost))
+                continue
+
+            def push(new_cost: float, new_position: int, new_state: int, new_path) -> None:
+                nonlocal counter
+                if new_cost > limit or best.get((new_position, new_state), float("inf")) <= new_cost:
+                    return
+                best[(new_position, new_state)] = new_cost
+                counter += 1
+                heapq.heappush(queue, (new_cost, counter, new_position, new_state, new_path))
+
+            if position < end:
+                push(cost + DELETE_COST, position + 1, state, path)
+            for target, word in self.arcs.get(state, ()):
+                if word is None:
+                    push(cost, position, target, path)
+                    continue
+                if position < end:
+                    said = words[position]
+                    push(cost + substitute(position, word), position + 1, target,
+                         (said if word == NUMBER else word, path))
+                if word != NUMBER:
+                    push(cost + INSERT_COST, position, target, (word, path))
+        return found
+
+
+def _path_text(path) -> str:
+    words = []
+    while path is not None:
+        word, path = path
+        words.append(word)
+    return " ".join(reversed(words))
+
+
+def read_grammar(path: Path) -> WordGraph | None:
+    """The grammar in a file; None when it is missing or unreadable (logged): free recognition."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        _LOGGER.warning("Cannot read the command grammar %s (%s); hearing freely", path, err)
+        return None
+    try:
+        return WordGraph.from_text(text)
+    except ValueError as err:
+        _LOGGER.warning("The command grammar %s is not usable (%s); hearing freely", path, err)
+        return None

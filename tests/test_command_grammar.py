@@ -1,0 +1,146 @@
+"""The command grammar: every sentence the dialogue model knows, as the listener holds a hearing against it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.command_grammar import GRAMMAR_FILE, WordGraph, grammar_words, heard_words, read_grammar
+from services.dialogue.nlu import DialogueModel
+from services.listener.stt import Reading, WhisperSpeechToText
+from services.listener.vocabulary import Vocabulary
+from tests.speech import words
+from tests.test_listener_support import silence, speech
+from tests.test_understanding import HOME
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> DialogueModel:
+    return DialogueModel.load(tmp_path_factory.mktemp("grammar-state"), None, HOME)
+
+
+@pytest.fixture(scope="module")
+def grammar(model: DialogueModel) -> WordGraph:
+    return model.grammar()
+
+
+def small_graph() -> WordGraph:
+    """turn (on|off) the (kitchen light|fan) [please]; set a timer for <number> minutes"""
+    return WordGraph.from_text("""
+        start 0
+        final 5
+        0 1 turn
+        1 2 on
+        1 2 off
+        2 3 the
+        3 6 kitchen
+        6 4 light
+        3 4 fan
+        4 5 please
+        4 5
+        0 7 set
+        7 8 a
+        8 9 timer
+        9 10 for
+        10 11 <number>
+        11 5 minutes
+    """)
+
+
+def test_words_are_compared_without_case_punctuation_or_hyphens():
+    assert grammar_words("Set a 15-minute timer, please.") == ["set", "a", "15", "minute", "timer", "please"]
+    assert grammar_words("Volume to 50%") == ["volume", "to", "50", "percent"]
+    # number words said as one number stay one word of what was heard
+    assert heard_words("set a timer for twenty five minutes") == ["set", "a", "timer", "for", "twenty five", "minutes"]
+
+
+def test_a_graph_accepts_its_sentences_and_nothing_else():
+    graph = small_graph()
+    assert graph.accepts("Turn off the kitchen light.")
+    assert graph.accepts("turn on the fan please")
+    assert graph.accepts("set a timer for 12 minutes")
+    assert graph.accepts("set a timer for twenty five minutes")
+    assert not graph.accepts("turn off the kitchen")
+    assert not graph.accepts("turn off the kitchen light now")
+    assert not graph.accepts("set a timer for minutes")
+
+
+def test_a_minimized_graph_and_its_text_form_keep_every_sentence():
+    graph = WordGraph.from_text(small_graph().minimized().to_text())
+    for text in ("turn off the kitchen light", "turn on the fan please", "set a timer for 3 minutes"):
+        assert graph.accepts(text), text
+    assert not graph.accepts("turn the kitchen light")
+    assert all(word is not None for arcs in graph.arcs.values() for _, word in arcs)  # no empty steps left
+
+
+def test_the_nearest_sentence_to_a_mishearing():
+    graph = small_graph()
+    assert graph.nearest("turn of the kitten light")[0][0] == "turn off the kitchen light"
+    assert graph.nearest("set timer for 7 minute")[0][0] == "set a timer for 7 minutes"  # the number as heard
+    assert graph.nearest("what a lovely day it is today") == []  # nothing near enough
+
+
+def test_a_bad_grammar_file_names_the_line_and_is_not_used(tmp_path: Path, caplog):
+    with pytest.raises(ValueError, match="line 3"):
+        WordGraph.from_text("start 0\nfinal 1\n0 1 two words here\n")
+    path = tmp_path / GRAMMAR_FILE
+    path.write_text("start 0\nfinal x\n")
+    with caplog.at_level(logging.WARNING):
+        assert read_grammar(path) is None
+    assert "line 2" in caplog.text
+    assert read_grammar(tmp_path / "missing.txt") is None
+
+
+def test_the_models_grammar_holds_its_commands_with_this_homes_names(grammar: WordGraph):
+    assert grammar.accepts("turn off the kitchen ceiling")
+    assert grammar.accepts("turn on the work light")  # an alias
+    assert grammar.accepts("set a timer for 5 minutes")
+    assert grammar.accepts("what's your name")  # the device's own skills
+    assert not grammar.accepts("turn off the kitten sealing")
+    assert not grammar.accepts("elephants never forget their keys")
+    assert grammar.nearest("turn of the kitten ceiling")[0][0] == "turn off the kitchen ceiling"
+
+
+def test_the_listener_reads_the_grammar_beside_the_vocabulary(tmp_path: Path, grammar: WordGraph):
+    (tmp_path / "vocabulary.txt").write_text("turn off the kitchen ceiling\n")
+    vocabulary = Vocabulary(tmp_path / "vocabulary.txt")
+    assert vocabulary.grammar is None and vocabulary.phrases == ["turn off the kitchen ceiling"]
+    (tmp_path / GRAMMAR_FILE).write_text(grammar.to_text())
+    assert vocabulary.refresh()
+    assert vocabulary.grammar is not None and vocabulary.grammar.accepts("turn off the kitchen ceiling")
+
+
+@pytest.fixture(scope="module")
+def whisper(model: DialogueModel, grammar: WordGraph) -> WhisperSpeechToText:
+    stt = WhisperSpeechToText()
+    stt.set_phrases(model.phrases())
+    stt.set_grammar(grammar)
+    return stt
+
+
+def _encoded(stt: WhisperSpeechToText, audio: np.ndarray):
+    from faster_whisper.audio import pad_or_trim
+
+    model = stt._model
+    features = model.feature_extractor(audio.astype(np.float32) / 32768.0)[:, :model.feature_extractor.nb_max_frames]
+    return model.encode(pad_or_trim(features)), features.shape[-1]
+
+
+def test_whisper_adds_the_command_it_finds_as_likely_as_a_mishearing(whisper: WhisperSpeechToText):
+    audio = np.concatenate([silence(0.3), speech("turn off the kitchen ceiling", "piper"), silence(0.3)])
+    encoded, frames = _encoded(whisper, audio)
+    misheard = [Reading("Turn of the kitten sealing.", 0.6)]
+    readings = whisper._with_grammar_reading(encoded, frames, misheard)
+    assert [words(r.text) for r in readings][:2] == [["turn", "off", "the", "kitchen", "ceiling"],
+                                                    ["turn", "of", "the", "kitten", "sealing"]]
+    assert 0.0 < readings[0].confidence <= 1.0
+
+
+def test_whisper_adds_no_command_that_was_not_said(whisper: WhisperSpeechToText):
+    audio = np.concatenate([silence(0.3), speech("elephants never forget their keys", "piper"), silence(0.3)])
+    readings = whisper.readings(audio)
+    assert words(readings[0].text) == ["elephants", "never", "forget", "their", "keys"]
+    assert not any(whisper.grammar.accepts(reading.text) for reading in readings)
