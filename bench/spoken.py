@@ -83,9 +83,9 @@ def _worker_init(phrases: list[str], grammar: str, threads: int, whisper_model: 
     stt = WhisperSpeechToText(whisper_model)
     stt.set_phrases(phrases)
     if grammar:
-        from services.command_grammar import WordGraph
+        from services.command_grammar import CommandGrammar
 
-        stt.set_grammar(WordGraph.from_text(grammar))
+        stt.set_command_grammar(CommandGrammar.from_text(grammar))
     _WORKER.update(stt=stt, vad=VoiceActivityDetector(), load_s=time.perf_counter() - started)
     _WORKER["listener_rss_mb"] = _rss_mb()
     _WORKER["baseline"] = WhisperModel(str(default_whisper_model()), device="cpu", compute_type="int8",
@@ -272,7 +272,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     slot_lists = home.slot_lists()
     # What the device knows, as the dialogue service would hand it over: its phrases and its home's names.
     vocabulary = spoken_vocabulary(model.phrases(), home)
-    grammar = model.grammar()
+    grammar = model.grammar().compact()
     outcomes: dict[str, list[Outcome]] = {chain: [] for chain in CHAINS}
     for item in items:
         _, intent, expected, context = cases[item.case]

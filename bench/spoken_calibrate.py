@@ -101,7 +101,8 @@ def spoken_clips(model, args) -> list[tuple[str, str, float]]:
     if jobs:
         print(f"hearing {len(jobs)} calibration clips...", file=sys.stderr, flush=True)
         context = multiprocessing.get_context("spawn")
-        with context.Pool(args.workers, _worker_init, (phrases, grammar, max(1, (os.cpu_count() or 1) // args.workers))) as pool:
+        threads = max(1, (os.cpu_count() or 1) // args.workers)
+        with context.Pool(args.workers, _worker_init, (phrases, grammar, threads)) as pool:
             for clip, ours, _, _, _ in pool.imap_unordered(_worker_hear, jobs, chunksize=2):
                 store.put(key, clip, ours)
                 heard[clip] = ours
@@ -121,7 +122,7 @@ def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:
     from services.spoken import normalize_transcript
 
     vocabulary = spoken_vocabulary(model.phrases(), home)
-    grammar = model.grammar()
+    grammar = model.grammar().compact()
     outcomes = []
     for meant, heard, heard_confidence in clips:
         reference = model.understand(meant)

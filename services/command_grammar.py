@@ -8,14 +8,14 @@ weighted) and lets Whisper itself score them on the same audio: a sentence of th
 Whisper finds about as likely as its own reading becomes one more reading for the dialogue to weigh.
 
 Contract (the dialogue service writes, the listener reads): ``<state_dir>/grammar.txt``, UTF-8,
-replaced atomically whenever the model changes. Lines::
+replaced atomically whenever the model changes::
 
     # comment
-    start STATE
+    states N                 (numbered 0 .. N-1; 0 is the start)
     final STATE [STATE ...]
-    FROM TO [WORD]        (no word: an empty step)
-
-Words are plain (see ``grammar_words``); ``<number>`` stands for any number said.
+    words WORD WORD ...      (plain words, see ``grammar_words``; ``<number>`` is any number said)
+    arcs
+    FROM TO WORD_NUMBER      (one step a line; -1: a step without a word)
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ import dataclasses
 import heapq
 import logging
 import re
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 _LOGGER = logging.getLogger(__name__)
@@ -138,37 +140,83 @@ class WordGraph:
         return self.reversed().determinized().reversed().determinized()
 
     def to_text(self) -> str:
-        lines = ["# samantha command grammar: FROM TO [WORD]; <number> is any number",
-                 f"start {self.start}", "final " + " ".join(map(str, sorted(self.finals)))]
-        for source in sorted(self.arcs):
-            lines.extend(f"{source} {target} {word}" if word else f"{source} {target}"
-                         for target, word in self.arcs[source])
-        return "\n".join(lines) + "\n"
+        """The file form (module doc): states numbered from 0 at the start, arcs in state order."""
+        order = {self.start: 0}
+        for source in sorted(self.arcs, key=lambda state: (state != self.start, state)):
+            order.setdefault(source, len(order))
+            for target, _ in self.arcs[source]:
+                order.setdefault(target, len(order))
+        for state in sorted(self.finals):
+            order.setdefault(state, len(order))
+        words = sorted({word for arcs in self.arcs.values() for _, word in arcs if word is not None})
+        word_ids = {word: index for index, word in enumerate(words)}
+        rows = sorted((order[source], order[target], -1 if word is None else word_ids[word])
+                      for source, arcs in self.arcs.items() for target, word in arcs)
+        return "\n".join([
+            "# samantha command grammar: states, words, then one step a line: FROM TO WORD (-1: no word)",
+            f"states {len(order)}", "final " + " ".join(str(order[state]) for state in sorted(self.finals)),
+            "words " + " ".join(words), "arcs", *(f"{a} {b} {c}" for a, b, c in rows)]) + "\n"
+
+    def compact(self) -> CommandGrammar:
+        return CommandGrammar.from_text(self.to_text())
+
+
+class CommandGrammar:
+    """A word graph packed for searching: arcs in flat arrays, words as numbers. Parsed straight into
+    arrays: a home's commands take ~1 MB, where Python objects took 10 MB in each service holding them."""
+
+    def __init__(self, states: int, finals: frozenset[int], words: list[str], arcs: np.ndarray) -> None:
+        order = np.argsort(arcs[:, 0], kind="stable")
+        self._targets = arcs[order, 1].astype(np.int32)
+        self._word_ids = arcs[order, 2].astype(np.int32)
+        self._offsets = np.searchsorted(arcs[order, 0], np.arange(states + 1))
+        self.start = 0
+        self.finals = finals
+        self.words = words
+        self._number_id = words.index(NUMBER) if NUMBER in words else -2
 
     @classmethod
-    def from_text(cls, text: str) -> WordGraph:
-        """Raises ValueError naming the line that is not a grammar line."""
-        graph = cls()
-        arcs = 0
-        for number, line in enumerate(text.splitlines(), 1):
+    def from_text(cls, text: str) -> CommandGrammar:
+        """Raises ValueError naming what is wrong."""
+        header, separator, body = text.partition("\narcs\n")
+        if not separator:
+            raise ValueError("no 'arcs' line")
+        fields: dict[str, list[str]] = {}
+        for line in header.splitlines():
             parts = line.split()
-            if not parts or parts[0].startswith("#"):
-                continue
+            if parts and not parts[0].startswith("#"):
+                fields[parts[0]] = parts[1:]
+        try:
+            states = int(fields["states"][0])
+            finals = frozenset(int(state) for state in fields.get("final", []))
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("the 'states' and 'final' lines must hold numbers") from None
+        words = fields.get("words", [])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy only warns where the text stops being numbers
             try:
-                if parts[0] == "start" and len(parts) == 2:
-                    graph.start = int(parts[1])
-                elif parts[0] == "final":
-                    graph.finals.update(int(p) for p in parts[1:])
-                elif len(parts) in (2, 3):
-                    graph.add(int(parts[0]), int(parts[1]), parts[2] if len(parts) == 3 else None)
-                else:
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"line {number}: not a grammar line: {line[:80]!r}") from None
-            arcs += len(parts) in (2, 3) and parts[0] not in ("start", "final")
-            if arcs > MAX_ARCS:
-                raise ValueError(f"more than {MAX_ARCS} arcs")
-        return graph
+                numbers = np.fromstring(body, dtype=np.int64, sep=" ")
+            except (DeprecationWarning, ValueError):
+                raise ValueError("the arcs must be three whole numbers a line") from None
+        if numbers.size % 3:
+            raise ValueError("the arcs must be three whole numbers a line")
+        arcs = numbers.reshape(-1, 3)
+        if len(arcs) > MAX_ARCS:
+            raise ValueError(f"more than {MAX_ARCS} arcs")
+        if len(arcs) and (arcs[:, :2].min() < 0 or arcs[:, :2].max() >= states
+                          or arcs[:, 2].min() < -1 or arcs[:, 2].max() >= len(words)):
+            raise ValueError("an arc names a state or word that is not there")
+        if any(not 0 <= state < states for state in finals):
+            raise ValueError("a final state that is not there")
+        return cls(states, finals, words, arcs)
+
+    @property
+    def arc_count(self) -> int:
+        return len(self._targets)
+
+    def _arcs(self, state: int) -> zip:
+        low, high = self._offsets[state], self._offsets[state + 1]
+        return zip(self._targets[low:high].tolist(), self._word_ids[low:high].tolist())
 
     def accepts(self, text: str) -> bool:
         """Whether the text is word for word a sentence of the graph (any number where one fits)."""
@@ -185,14 +233,15 @@ class WordGraph:
         if not words or not self.finals:
             return []
         limit = max_cost if max_cost is not None else 0.5 * len(words) + 1.0
-        substitute_cache: dict[tuple[int, str], float] = {}
+        substitute_cache: dict[tuple[int, int], float] = {}
+        vocabulary, number_id = self.words, self._number_id
 
-        def substitute(index: int, word: str) -> float:
-            key = (index, word)
+        def substitute(index: int, word_id: int) -> float:
+            key = (index, word_id)
             cost = substitute_cache.get(key)
             if cost is None:
-                said = words[index]
-                if word == NUMBER:
+                said, word = words[index], vocabulary[word_id]
+                if word_id == number_id:
                     cost = 0.0 if is_number(said.split()[0]) else DELETE_COST + INSERT_COST
                 elif said == word:
                     cost = 0.0
@@ -228,16 +277,16 @@ class WordGraph:
 
             if position < end:
                 push(cost + DELETE_COST, position + 1, state, path)
-            for target, word in self.arcs.get(state, ()):
-                if word is None:
+            for target, word_id in self._arcs(state):
+                if word_id < 0:
                     push(cost, position, target, path)
                     continue
                 if position < end:
                     said = words[position]
-                    push(cost + substitute(position, word), position + 1, target,
-                         (said if word == NUMBER else word, path))
-                if word != NUMBER:
-                    push(cost + INSERT_COST, position, target, (word, path))
+                    push(cost + substitute(position, word_id), position + 1, target,
+                         (said if word_id == number_id else vocabulary[word_id], path))
+                if word_id != number_id:
+                    push(cost + INSERT_COST, position, target, (vocabulary[word_id], path))
         return found
 
 
@@ -249,7 +298,7 @@ def _path_text(path) -> str:
     return " ".join(reversed(words))
 
 
-def read_grammar(path: Path) -> WordGraph | None:
+def read_grammar(path: Path) -> CommandGrammar | None:
     """The grammar in a file; None when it is missing or unreadable (logged): free recognition."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -259,7 +308,7 @@ def read_grammar(path: Path) -> WordGraph | None:
         _LOGGER.warning("Cannot read the command grammar %s (%s); hearing freely", path, err)
         return None
     try:
-        return WordGraph.from_text(text)
+        return CommandGrammar.from_text(text)
     except ValueError as err:
         _LOGGER.warning("The command grammar %s is not usable (%s); hearing freely", path, err)
         return None

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.command_grammar import GRAMMAR_FILE, WordGraph, grammar_words, heard_words, read_grammar
+from services.command_grammar import (
+    GRAMMAR_FILE, CommandGrammar, WordGraph, grammar_words, heard_words, read_grammar)
 from services.dialogue.nlu import DialogueModel
 from services.listener.stt import Reading, WhisperSpeechToText
 from services.listener.vocabulary import Vocabulary
@@ -23,31 +24,40 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> DialogueModel:
 
 
 @pytest.fixture(scope="module")
-def grammar(model: DialogueModel) -> WordGraph:
-    return model.grammar()
+def grammar(model: DialogueModel) -> CommandGrammar:
+    return model.grammar().compact()
 
 
-def small_graph() -> WordGraph:
+SMALL_GRAMMAR = """
+    0 1 turn
+    1 2 on
+    1 2 off
+    2 3 the
+    3 6 kitchen
+    6 4 light
+    3 4 fan
+    4 5 please
+    4 5
+    0 7 set
+    7 8 a
+    8 9 timer
+    9 10 for
+    10 11 <number>
+    11 5 minutes
+"""
+
+
+def small_word_graph() -> WordGraph:
     """turn (on|off) the (kitchen light|fan) [please]; set a timer for <number> minutes"""
-    return WordGraph.from_text("""
-        start 0
-        final 5
-        0 1 turn
-        1 2 on
-        1 2 off
-        2 3 the
-        3 6 kitchen
-        6 4 light
-        3 4 fan
-        4 5 please
-        4 5
-        0 7 set
-        7 8 a
-        8 9 timer
-        9 10 for
-        10 11 <number>
-        11 5 minutes
-    """)
+    graph = WordGraph(start=0, finals={5})
+    for line in SMALL_GRAMMAR.strip().splitlines():
+        source, target, *word = line.split()
+        graph.add(int(source), int(target), word[0] if word else None)
+    return graph
+
+
+def small_graph() -> CommandGrammar:
+    return small_word_graph().compact()
 
 
 def test_words_are_compared_without_case_punctuation_or_hyphens():
@@ -69,11 +79,14 @@ def test_a_graph_accepts_its_sentences_and_nothing_else():
 
 
 def test_a_minimized_graph_and_its_text_form_keep_every_sentence():
-    graph = WordGraph.from_text(small_graph().minimized().to_text())
-    for text in ("turn off the kitchen light", "turn on the fan please", "set a timer for 3 minutes"):
-        assert graph.accepts(text), text
+    text = small_word_graph().minimized().to_text()
+    graph = CommandGrammar.from_text(text)
+    for sentence in ("turn off the kitchen light", "turn on the fan please", "set a timer for 3 minutes"):
+        assert graph.accepts(sentence), sentence
     assert not graph.accepts("turn the kitchen light")
-    assert all(word is not None for arcs in graph.arcs.values() for _, word in arcs)  # no empty steps left
+    steps = [line.split() for line in text.partition("\narcs\n")[2].splitlines()]
+    assert steps and all(int(word) >= 0 for _, _, word in steps)  # no steps without a word left
+    assert len(steps) < small_word_graph().arc_count  # "the", "on/off" shared
 
 
 def test_the_nearest_sentence_to_a_mishearing():
@@ -83,18 +96,22 @@ def test_the_nearest_sentence_to_a_mishearing():
     assert graph.nearest("what a lovely day it is today") == []  # nothing near enough
 
 
-def test_a_bad_grammar_file_names_the_line_and_is_not_used(tmp_path: Path, caplog):
-    with pytest.raises(ValueError, match="line 3"):
-        WordGraph.from_text("start 0\nfinal 1\n0 1 two words here\n")
+def test_a_bad_grammar_file_says_what_is_wrong_and_is_not_used(tmp_path: Path, caplog):
+    good = CommandGrammar.from_text(small_word_graph().to_text())
+    assert good.accepts("turn on the fan")
+    with pytest.raises(ValueError, match="three whole numbers"):
+        CommandGrammar.from_text("states 2\nfinal 1\nwords on\narcs\n0 1 zero\n")
+    with pytest.raises(ValueError, match="not there"):
+        CommandGrammar.from_text("states 2\nfinal 1\nwords on\narcs\n0 7 0\n")
     path = tmp_path / GRAMMAR_FILE
-    path.write_text("start 0\nfinal x\n")
+    path.write_text("states 2\nfinal x\narcs\n")
     with caplog.at_level(logging.WARNING):
         assert read_grammar(path) is None
-    assert "line 2" in caplog.text
+    assert "'final'" in caplog.text
     assert read_grammar(tmp_path / "missing.txt") is None
 
 
-def test_the_models_grammar_holds_its_commands_with_this_homes_names(grammar: WordGraph):
+def test_the_models_grammar_holds_its_commands_with_this_homes_names(grammar: CommandGrammar):
     assert grammar.accepts("turn off the kitchen ceiling")
     assert grammar.accepts("turn on the work light")  # an alias
     assert grammar.accepts("set a timer for 5 minutes")
@@ -104,20 +121,20 @@ def test_the_models_grammar_holds_its_commands_with_this_homes_names(grammar: Wo
     assert grammar.nearest("turn of the kitten ceiling")[0][0] == "turn off the kitchen ceiling"
 
 
-def test_the_listener_reads_the_grammar_beside_the_vocabulary(tmp_path: Path, grammar: WordGraph):
+def test_the_listener_reads_the_grammar_beside_the_vocabulary(tmp_path: Path, model: DialogueModel):
     (tmp_path / "vocabulary.txt").write_text("turn off the kitchen ceiling\n")
     vocabulary = Vocabulary(tmp_path / "vocabulary.txt")
-    assert vocabulary.grammar is None and vocabulary.phrases == ["turn off the kitchen ceiling"]
-    (tmp_path / GRAMMAR_FILE).write_text(grammar.to_text())
+    assert vocabulary.command_grammar is None and vocabulary.phrases == ["turn off the kitchen ceiling"]
+    (tmp_path / GRAMMAR_FILE).write_text(model.grammar().to_text())
     assert vocabulary.refresh()
-    assert vocabulary.grammar is not None and vocabulary.grammar.accepts("turn off the kitchen ceiling")
+    assert vocabulary.command_grammar is not None and vocabulary.command_grammar.accepts("turn off the kitchen ceiling")
 
 
 @pytest.fixture(scope="module")
-def whisper(model: DialogueModel, grammar: WordGraph) -> WhisperSpeechToText:
+def whisper(model: DialogueModel, grammar: CommandGrammar) -> WhisperSpeechToText:
     stt = WhisperSpeechToText()
     stt.set_phrases(model.phrases())
-    stt.set_grammar(grammar)
+    stt.set_command_grammar(grammar)
     return stt
 
 
@@ -143,4 +160,4 @@ def test_whisper_adds_no_command_that_was_not_said(whisper: WhisperSpeechToText)
     audio = np.concatenate([silence(0.3), speech("elephants never forget their keys", "piper"), silence(0.3)])
     readings = whisper.readings(audio)
     assert words(readings[0].text) == ["elephants", "never", "forget", "their", "keys"]
-    assert not any(whisper.grammar.accepts(reading.text) for reading in readings)
+    assert not any(whisper.command_grammar.accepts(reading.text) for reading in readings)

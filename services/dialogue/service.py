@@ -94,7 +94,7 @@ def is_spoken(message: TranscriptReady) -> bool:
 
 
 def heard_clearly(understanding: Understanding, heard_confidence: float, vocabulary: PhoneticVocabulary,
-                  grammar: command_grammar.WordGraph | None = None) -> bool:
+                  grammar: command_grammar.CommandGrammar | None = None) -> bool:
     """Whether a spoken request's understanding is safe to act on without asking first.
 
     Words that are exactly one of the device's commands (the grammar) and a template match (exact
@@ -179,7 +179,7 @@ class DialogueService(Service):
         self.store: Store | None = None
         self.home: Home | None = None
         self.vocabulary = PhoneticVocabulary([])  # replaced once the model has loaded
-        self.grammar: command_grammar.WordGraph | None = None  # the commands, once the model has loaded
+        self.grammar: command_grammar.CommandGrammar | None = None  # the commands, once the model has loaded
         self.machine = DeviceStateMachine(self.bus.publish)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-model")
         self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue-db")
@@ -251,11 +251,12 @@ class DialogueService(Service):
         loop = asyncio.get_running_loop()
         phrases = await loop.run_in_executor(self._executor, self.model.phrases)
         self.vocabulary = await loop.run_in_executor(self._executor, spoken_vocabulary, phrases, self.home)
-        grammar = self.grammar = await loop.run_in_executor(self._executor, self.model.grammar)
-        write_atomically(self.state_dir / GRAMMAR_FILE, grammar.to_text())
+        grammar_text = await loop.run_in_executor(self._executor, self.model.grammar_text)
+        write_atomically(self.state_dir / GRAMMAR_FILE, grammar_text)
+        self.grammar = command_grammar.CommandGrammar.from_text(grammar_text)
         write_vocabulary(self.state_dir / VOCABULARY_FILE, phrases)
         _LOGGER.info("Wrote %d phrases to %s and %d grammar steps to %s", len(phrases),
-                     self.state_dir / VOCABULARY_FILE, grammar.arc_count, self.state_dir / GRAMMAR_FILE)
+                     self.state_dir / VOCABULARY_FILE, self.grammar.arc_count, self.state_dir / GRAMMAR_FILE)
 
     # --- the bus --------------------------------------------------------------------------------
 

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     stt.set_phrases(read_phrases(Path(args.phrases) if args.phrases else settings.state_dir / VOCABULARY_FILE))
     if not args.phrases:
-        stt.set_grammar(read_grammar(settings.state_dir / GRAMMAR_FILE))
+        stt.set_command_grammar(read_grammar(settings.state_dir / GRAMMAR_FILE))
     stt.warm_up()  # so that the first file's timings are like the others'
     endpoints = EndpointerSettings(listener.trailing_silence_s, listener.max_utterance_s,
                                    listener.no_speech_timeout_s, listener.speech_threshold)

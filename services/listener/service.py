@@ -119,7 +119,7 @@ class ListenerService(Service):
         self.vocabulary = Vocabulary(self.settings.state_dir / VOCABULARY_FILE)
         if self.vocabulary.phrases != self.stt.phrases:  # changed while the models were loading
             self.stt.set_phrases(self.vocabulary.phrases)
-        self.stt.set_grammar(self.vocabulary.grammar)
+        self.stt.set_command_grammar(self.vocabulary.command_grammar)
         endpoints = EndpointerSettings(listener.trailing_silence_s, listener.max_utterance_s,
                                        listener.no_speech_timeout_s, listener.speech_threshold)
         self.pipeline = ListeningPipeline(self.wake, VoiceActivityDetector(), self.stt, endpoints,
@@ -142,7 +142,7 @@ class ListenerService(Service):
                                   listener.vosk_grammar)
         vocabulary = Vocabulary(self.settings.state_dir / VOCABULARY_FILE)
         stt.set_phrases(vocabulary.phrases)
-        stt.set_grammar(vocabulary.grammar)
+        stt.set_command_grammar(vocabulary.command_grammar)
         stt.warm_up()  # also returns the heap freed after loading to the system
         _LOGGER.info("Wake words %s (threshold %.2f, verified by Whisper: %s); speech-to-text: %s",
                      ", ".join(wake.wake_words), wake.threshold, listener.wake_verify, stt.name)
@@ -185,7 +185,7 @@ class ListenerService(Service):
             if self.vocabulary.refresh():
                 # Off the loop: Whisper's prompt is chosen from thousands of phrases.
                 await asyncio.to_thread(self.stt.set_phrases, self.vocabulary.phrases)
-                self.stt.set_grammar(self.vocabulary.grammar)
+                self.stt.set_command_grammar(self.vocabulary.command_grammar)
 
     def _frame_from_thread(self, frame: np.ndarray) -> None:
         if self.muted:
@@ -304,7 +304,7 @@ class ListenerService(Service):
     async def reload(self) -> None:
         self.vocabulary.refresh(force=True)
         await asyncio.to_thread(self.stt.set_phrases, self.vocabulary.phrases)
-        self.stt.set_grammar(self.vocabulary.grammar)
+        self.stt.set_command_grammar(self.vocabulary.command_grammar)
 
     async def stop(self) -> None:
         if self._reader is not None:

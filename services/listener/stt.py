@@ -139,16 +139,16 @@ class SpeechToText(ABC):
     def __init__(self) -> None:
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stt-{self.name}")
         self.phrases: list[str] = []
-        self.grammar = None  # services.command_grammar.WordGraph: the commands the dialogue model knows
+        self.command_grammar = None  # services.command_grammar.CommandGrammar: the commands the dialogue model knows
 
     def set_phrases(self, phrases: list[str]) -> None:
         """The phrases the dialogue model knows (grammar or prompt); [] for free recognition."""
         self.phrases = list(phrases)
 
-    def set_grammar(self, grammar) -> None:
+    def set_command_grammar(self, grammar) -> None:
         """The dialogue model's commands as a word graph, or None (Whisper checks its hearing against
         it; Vosk's grammar is the phrases)."""
-        self.grammar = grammar
+        self.command_grammar = grammar
 
     @abstractmethod
     def start(self, on_partial: PartialCallback | None = None) -> Utterance:
@@ -289,7 +289,7 @@ class WhisperSpeechToText(SpeechToText):
             # The beam often differs only in punctuation ("light." / "light"): the same words once.
             if words and all(words != _plain_words(reading.text) for reading in readings):
                 readings.append(Reading(text, math.exp(mean_logprob)))
-        if self.grammar is not None and readings:
+        if self.command_grammar is not None and readings:
             readings = self._with_grammar_reading(encoded, features.shape[-1], readings)
         return readings
 
@@ -302,7 +302,7 @@ class WhisperSpeechToText(SpeechToText):
         """
         from services.command_grammar import grammar_words
 
-        grammar = self.grammar
+        grammar = self.command_grammar
         if grammar.accepts(readings[0].text):
             return readings
         heard = {tuple(grammar_words(reading.text)) for reading in readings}

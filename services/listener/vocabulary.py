@@ -81,7 +81,7 @@ class Vocabulary:
         self.grammar_path = path.parent / GRAMMAR_FILE
         self._mtime_ns: tuple[int | None, int | None] | None = None
         self.phrases: list[str] = []
-        self.grammar = None
+        self.command_grammar = None
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> bool:
@@ -92,9 +92,9 @@ class Vocabulary:
         grammar_changed = mtime_ns[1] != (self._mtime_ns or (None, None))[1] or force
         self._mtime_ns = mtime_ns
         if grammar_changed:
-            self.grammar = read_grammar(self.grammar_path)
-            if self.grammar is not None:
-                _LOGGER.info("Command grammar: %d words' steps from %s", self.grammar.arc_count, self.grammar_path)
+            self.command_grammar = read_grammar(self.grammar_path)
+            if self.command_grammar is not None:
+                _LOGGER.info("Command grammar: %d steps from %s", self.command_grammar.arc_count, self.grammar_path)
         phrases = read_phrases(self.path)
         changed = phrases != self.phrases or grammar_changed
         self.phrases = phrases

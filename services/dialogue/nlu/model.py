@@ -238,11 +238,18 @@ class DialogueModel:
 
     def grammar(self):
         """The sentences the model knows with this home's names, as a word graph for the listener
-        (services.command_grammar.WordGraph; wildcard sentences left out)."""
+        (services.command_grammar.WordGraph, minimized; wildcard sentences left out)."""
         from .grammar import command_grammar
 
         engine = self._engine
         return command_grammar([engine.own_intents, engine.ha_intents], engine.slot_lists).minimized()
+
+    def grammar_text(self) -> str:
+        """grammar() in the file form, built in a process of its own (see grammar_text_in_child)."""
+        from .grammar import grammar_text_in_child
+
+        engine = self._engine
+        return grammar_text_in_child([engine.sentences.own, engine.sentences.ha], engine.slot_lists)
 
     def phrases(self) -> list[str]:
         """Phrases the model knows, with this home's names (bounded; for STT grammars and prompts)."""
