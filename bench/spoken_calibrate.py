@@ -14,6 +14,12 @@ right actions with no more wrong ones than without it.
 
     .venv/bin/python bench/spoken_calibrate.py --listener-key listener-6918ccbc4454857a41fc  # cached only
     .venv/bin/python bench/spoken_calibrate.py --heard    # the clips held out of models/heard-sentences.jsonl
+    .venv/bin/python bench/spoken_calibrate.py --grammar-margin   # the listener's GRAMMAR_MARGIN
+
+--grammar-margin hears the same own-phrase clips with the listener's Whisper and, where its first
+reading is no command, takes the command nearest to it that Whisper scores best (how much less likely
+than the first reading it found it); per margin it prints how many of those it would add, and how
+many mean what was said (the model's understanding of them equals its understanding of the phrase).
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                              "and noise than the bench's; default models/heard-sentences.jsonl): nothing is heard")
     parser.add_argument("--all", action="store_true", help="with --heard: every clip of the file, not only the "
                         "held-out ones (fair while the model does not learn from it, the default)")
+    parser.add_argument("--grammar-margin", action="store_true",
+                        help="calibrate the listener's GRAMMAR_MARGIN on the own-phrase clips (heard anew)")
     args = parser.parse_args(argv)
 
     from services.dialogue.nlu import DialogueModel
@@ -67,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         home = fixture_home(Path(os.environ.get("SAMANTHA_HA_TESTS", DEFAULT_TESTS)))
         model = DialogueModel.load(cache_dir() / "state", None, home)
+        if args.grammar_margin:
+            return calibrate_grammar_margin(model, args)
         heard, source = spoken_clips(model, args), "of the model's own phrases, voices and conditions rotating"
     outcomes = score(model, home, heard)
     print(f"calibration: {len(outcomes)} clips {source}")
@@ -80,10 +90,10 @@ def held_out_clips(path: Path, everything: bool = False) -> list[tuple[str, str,
     return [(r["meant"], r["heard"], r["heard_confidence"]) for r in records if everything or r.get("held_out")]
 
 
-def spoken_clips(model, args) -> list[tuple[str, str, float]]:
-    """(meant, heard, heard confidence) of the model's own phrases, spoken by the bench's voices."""
+def own_phrase_clips(model, count: int) -> list[Clip]:
+    """The model's own phrases (that it understands as written), voices and conditions rotating."""
     phrases = model.phrases()
-    chosen = random.Random(29).sample(phrases, min(args.phrases, len(phrases)))
+    chosen = random.Random(29).sample(phrases, min(count, len(phrases)))
     understood = [phrase for phrase in chosen if model.understand(phrase).intent is not None]
     voices, conditions = list(VOICES), list(CONDITIONS)
     clips = []
@@ -91,6 +101,68 @@ def spoken_clips(model, args) -> list[tuple[str, str, float]]:
         seed = int(hashlib.sha256(f"calibrate|{phrase}".encode()).hexdigest()[:8], 16)
         clips.append(Clip(phrase, voices[index % len(voices)], conditions[(index // len(voices)) % len(conditions)],
                           seed))
+    return clips
+
+
+_GRAMMAR_WORKER: dict = {}
+
+
+def _grammar_worker_init(phrases: list[str], grammar: str, threads: int) -> None:
+    os.cpu_count = lambda: threads  # type: ignore[assignment]
+    from services.command_grammar import CommandGrammar
+    from services.listener.stt import WhisperSpeechToText
+
+    stt = WhisperSpeechToText()
+    stt.set_phrases(phrases)
+    _GRAMMAR_WORKER.update(stt=stt, grammar=CommandGrammar.from_text(grammar))
+
+
+def _grammar_worker_hear(clip: Clip) -> tuple[Clip, list[str], tuple[str, float] | None]:
+    from bench.spoken_corpus import mixed_audio
+
+    stt, grammar = _GRAMMAR_WORKER["stt"], _GRAMMAR_WORKER["grammar"]
+    audio = mixed_audio(clip)
+    stt.set_command_grammar(None)
+    readings = stt.readings(audio)  # Whisper's own readings
+    stt.set_command_grammar(grammar)
+    encoded, frames = stt.encode(audio)
+    return clip, [reading.text for reading in readings], stt.grammar_candidate(encoded, frames, readings)
+
+
+def calibrate_grammar_margin(model, args) -> int:
+    """Per margin: the commands the listener would add to Whisper's readings, and how many mean
+    what was said; chosen: the most right - 2 x wrong."""
+    clips = own_phrase_clips(model, args.phrases)
+    phrases, grammar = model.phrases(), model.grammar().to_text()
+    print(f"hearing {len(clips)} own-phrase clips...", file=sys.stderr, flush=True)
+    found = []
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    with context.Pool(args.workers, _grammar_worker_init, (phrases, grammar, threads)) as pool:
+        for clip, readings, candidate in pool.imap_unordered(_grammar_worker_hear, clips, chunksize=2):
+            if candidate is None:
+                continue
+            meant = model.understand(clip.text)
+            said = model.understand(candidate[0])
+            right = said.intent is not None and (said.intent, _folded(said.slots)) == (meant.intent, _folded(meant.slots))
+            found.append((candidate[1], right))
+    print(f"grammar margin: {len(clips)} clips, a command near the first reading in {len(found)}")
+    print(f"{'margin':>8s}{'added':>8s}{'meaning what was said':>24s}{'not':>6s}")
+    rows = []
+    for margin in [round(0.1 * i, 1) for i in range(0, 21)]:
+        added = [right for advantage, right in found if advantage >= -margin]
+        right, wrong = sum(added), len(added) - sum(added)
+        rows.append((right - WRONG_ACTION_COST * wrong, -margin, right, wrong))
+        print(f"{margin:8.1f}{len(added):8d}{right:24d}{wrong:6d}")
+    _, margin, right, wrong = max(rows)
+    print(f"chosen: GRAMMAR_MARGIN = {-margin} -> {right} commands meaning what was said added, {wrong} not")
+    return 0
+
+
+def spoken_clips(model, args) -> list[tuple[str, str, float]]:
+    """(meant, heard, heard confidence) of the model's own phrases, spoken by the bench's voices."""
+    phrases = model.phrases()
+    clips = own_phrase_clips(model, args.phrases)
     grammar = model.grammar().to_text()
     key = args.listener_key or listener_key(phrases, grammar)
     store = TranscriptCache(cache_dir() / "calibration.sqlite")  # its own: a bench run may hold the other

@@ -138,17 +138,9 @@ def whisper(model: DialogueModel, grammar: CommandGrammar) -> WhisperSpeechToTex
     return stt
 
 
-def _encoded(stt: WhisperSpeechToText, audio: np.ndarray):
-    from faster_whisper.audio import pad_or_trim
-
-    model = stt._model
-    features = model.feature_extractor(audio.astype(np.float32) / 32768.0)[:, :model.feature_extractor.nb_max_frames]
-    return model.encode(pad_or_trim(features)), features.shape[-1]
-
-
 def test_whisper_adds_the_command_it_finds_as_likely_as_a_mishearing(whisper: WhisperSpeechToText):
     audio = np.concatenate([silence(0.3), speech("turn off the kitchen ceiling", "piper"), silence(0.3)])
-    encoded, frames = _encoded(whisper, audio)
+    encoded, frames = whisper.encode(audio)
     misheard = [Reading("Turn of the kitten sealing.", 0.6)]
     readings = whisper._with_grammar_reading(encoded, frames, misheard)
     assert [words(r.text) for r in readings][:2] == [["turn", "off", "the", "kitchen", "ceiling"],
