@@ -3,9 +3,10 @@
 The user writes one YAML file (zones, durations and days as lists, multi-word values, several
 orders of phrases) into the custom sentences folder. The real dialogue model loads it, and
 synthesized speech (Piper and espeak-ng voices) goes through the listener's real pipeline (Silero
-VAD endpointing, Whisper tiny.en biased with the model's phrases). What a user would notice: the
-garden gets watered where, how long and when they said, and a mis-hearing never waters the wrong
-zone.
+VAD endpointing, Whisper tiny.en biased with the model's phrases and checked against its command
+grammar), and the dialogue chooses among Whisper's readings and acts or asks as the service does.
+What a user would notice: the garden gets watered where, how long and when they said, and a
+mis-hearing never waters the wrong zone.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ VOICES = [("piper", 1.0), ("en-us+m3", 1.0)]
 # Issue 8's bar: the same accuracy as for Home Assistant's intents (>= 97 %), no wrong actions.
 GOAL_RIGHT = 0.97
 GOAL_MAX_WRONG = 0.01
-# What the chain holds today for the natural (Piper) voice, so that a regression shows at once.
-PIPER_MIN_RIGHT = 0.7
+# What the chain holds today for the natural (Piper) voice (10 of 10 here; one miss allowed, as
+# Piper's output varies from run to run), so that a regression shows at once.
+PIPER_MIN_RIGHT = 0.9
 
 
 def _importable() -> str | None:
@@ -100,6 +102,9 @@ def _importable() -> str | None:
 pytestmark = pytest.mark.skipif(_importable() is not None, reason=_importable() or "")
 
 
+HOME_ENTITIES: list[dict] = []
+
+
 @pytest.fixture(scope="module")
 def garden_model(tmp_path_factory: pytest.TempPathFactory):
     from services.dialogue.nlu import DialogueModel, Home
@@ -107,22 +112,28 @@ def garden_model(tmp_path_factory: pytest.TempPathFactory):
     custom = tmp_path_factory.mktemp("custom_sentences")
     (custom / "garden.yaml").write_text(GARDEN_SENTENCES, encoding="utf-8")
     state = tmp_path_factory.mktemp("state")
-    return DialogueModel.load(state, custom, Home.from_dicts([]))
+    return DialogueModel.load(state, custom, Home.from_dicts(HOME_ENTITIES))
 
 
 @pytest.fixture(scope="module")
-def listener(garden_model):
-    """The listener's pipeline parts, with the model's phrases as vocabulary (as the service gets them)."""
+def grammar(garden_model):
+    return garden_model.grammar().compact()
+
+
+@pytest.fixture(scope="module")
+def listener(garden_model, grammar):
+    """The listener's pipeline parts, with the model's phrases and grammar (as the service gets them)."""
     from services.listener.stt import WhisperSpeechToText
     from services.listener.vad import VoiceActivityDetector
 
     stt = WhisperSpeechToText()
     stt.set_phrases(garden_model.phrases())
+    stt.set_command_grammar(grammar)
     yield stt, VoiceActivityDetector()
     stt.close()
 
 
-def _hear(listener, wav: Path) -> str:
+def _hear(listener, wav: Path):
     """One request through the listener's pipeline, started as the button would, to its transcript."""
     from services.listener.audio_file import frames, read_audio
     from services.listener.pipeline import ListeningPipeline, ListeningStopped
@@ -138,7 +149,7 @@ def _hear(listener, wav: Path) -> str:
             break
     stopped = stopped or pipeline.end_of_input()
     assert stopped is not None and stopped.transcript is not None, f"nothing heard in {wav.name}"
-    return stopped.transcript.result(timeout=120).text
+    return stopped.transcript.result(timeout=120)
 
 
 def test_the_custom_intent_is_understood_as_text(garden_model) -> None:
@@ -148,28 +159,53 @@ def test_the_custom_intent_is_understood_as_text(garden_model) -> None:
         assert (result.intent, result.slots) == ("WaterGarden", slots), text
 
 
-def test_garden_phrases_reach_the_listener_vocabulary(garden_model) -> None:
+def test_a_zone_that_is_not_on_the_list_waters_nothing(garden_model) -> None:
+    """The user's "zone" list shares its name with one of Home Assistant's free-text lists; it is
+    still a list: other words in its place are no zone, and without a zone nothing is watered."""
+    for text in ("water the car park for ten minutes", "water measured a little patch for 20 minutes"):
+        result = garden_model.understand(text)
+        assert result.intent is None, (text, result)
+
+
+def test_garden_phrases_reach_the_listener_vocabulary(garden_model, grammar) -> None:
     phrases = garden_model.phrases()
     assert any("vegetable patch" in p for p in phrases)
     assert any("herb garden" in p for p in phrases)
+    # every zone in every order of the phrases, in the grammar the listener checks its hearing against
+    assert grammar.accepts("give the herb garden half an hour of water on wednesday")
+    assert grammar.accepts("tomorrow morning water the back garden for five minutes")
+    assert not grammar.accepts("water the car park for ten minutes")
 
 
 @pytest.fixture(scope="module")
-def heard_garden(garden_model, listener, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
-    """Every variant spoken by every voice, heard and understood once for the tests below."""
+def heard_garden(garden_model, grammar, listener, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """Every variant spoken by every voice, heard and acted on (or asked about) once for the tests below."""
+    from services.dialogue.nlu import Home
+    from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
+    from services.dialogue.service import heard_clearly, spoken_vocabulary
+    from services.spoken import normalize_transcript
     from tests.speech import synthesize
 
+    vocabulary = spoken_vocabulary(garden_model.phrases(), Home.from_dicts(HOME_ENTITIES))
     folder = tmp_path_factory.mktemp("garden_speech")
     outcomes = []
     for index, (text, slots) in enumerate(SPOKEN):
         for voice, speed in VOICES:
             wav = synthesize(text, folder / f"{index}-{voice}.wav", voice=voice, speed=speed,
                              lead_silence_s=0.7, trail_silence_s=0.9)
-            heard = _hear(listener, wav)
-            result = garden_model.understand(heard)
-            right = (result.intent, result.slots) == ("WaterGarden", slots)
-            outcomes.append({"voice": voice, "right": right, "wrong": not right and result.intent is not None,
-                             "line": f"{voice}: said {text!r}, heard {heard!r} -> {result.intent} {result.slots}"})
+            transcript = _hear(listener, wav)
+            # As the dialogue service takes a transcript: the likeliest reading, then act or ask.
+            readings = [(transcript.text, transcript.confidence),
+                        *[(r.text, r.confidence) for r in transcript.alternatives]]
+            normalized = cleaned_readings(readings, lambda heard: normalize_transcript(heard, vocabulary))
+            pick = understand_likeliest(normalized or [Reading("", 0.0)], garden_model.understand)
+            result = pick.understanding
+            acted = result.intent is not None and heard_clearly(result, pick.reading.confidence, vocabulary, grammar)
+            right = acted and (result.intent, result.slots) == ("WaterGarden", slots)
+            outcomes.append({"voice": voice, "right": right, "wrong": acted and not right,
+                             "line": f"{voice}: said {text!r}, heard {pick.reading.text!r} "
+                                     f"({pick.reading.confidence:.2f}) -> {result.intent} {result.slots}"
+                                     f"{'' if acted else ' (asked first)' if result.intent else ' (not understood)'}"})
     return outcomes
 
 
@@ -183,8 +219,13 @@ def test_watering_the_garden_from_a_natural_voice(heard_garden) -> None:
     assert right / len(piper) >= PIPER_MIN_RIGHT, f"{right}/{len(piper)} right:\n{_summary(piper)}"
 
 
-@pytest.mark.xfail(reason="issue 8 is open: Whisper tiny.en mishears espeak-ng voices and the dialogue model "
-                          "fills list slots with words that are not list values (see the report of bench/spoken.py)",
+def test_a_mishearing_never_waters_the_wrong_zone(heard_garden) -> None:
+    wrong = [o for o in heard_garden if o["wrong"]]
+    assert not wrong, _summary(wrong)
+
+
+@pytest.mark.xfail(reason="issue 8 is open: Whisper tiny.en mishears the espeak-ng voice ('the herb garden' as "
+                          "'near garden'); the device asks then, but that is not a right answer (17 of 20 here)",
                    strict=False)
 def test_watering_the_garden_from_speech_at_the_goal(heard_garden) -> None:
     total = len(heard_garden)

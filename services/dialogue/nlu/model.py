@@ -367,6 +367,10 @@ class DialogueModel:
         confidence = float(probs[best]) * (0.6 + 0.4 * closeness) * (0.5 + 0.5 * max(best_fill, 0.0))
         if not _has_request_words(text, mentions):
             confidence *= BARE_NAME_FACTOR  # "bedroom" alone names a place, asks for nothing
+        if label in engine.sentences.custom_intents and _required_slots(heads, own) - set(best_slots):
+            # A user's intent goes to the hub as it is, and no one there can ask "which zone?":
+            # without a value every one of its sentences has, it is not understood.
+            return None, {}, 0.0
         return label, best_slots, confidence
 
 
@@ -395,6 +399,12 @@ def _home_frames(ranked: np.ndarray, heads: _Heads, count: int) -> list[int]:
             if len(chosen) == count:
                 break
     return chosen
+
+
+def _required_slots(heads: _Heads, examples: np.ndarray) -> set[str]:
+    """The slots every training sentence of these (one intent's) has."""
+    frames = [set(heads.frames[int(i)]) for i in examples]
+    return set.intersection(*frames) if frames else set()
 
 
 def _has_request_words(text: str, mentions: list[Any]) -> bool:
@@ -518,7 +528,10 @@ def _build_engine(
     heads = _load_or_train(state_dir, encoder, sentences)
     phrases, wildcards = list_phrases(ha_intents)
     own_phrases, own_wildcards = list_phrases(own_intents)
-    vocabulary = SlotVocabulary({**phrases, **own_phrases}, wildcards | own_wildcards, heads.slot_sources)
+    # A user's list named like one of Home Assistant's wildcards ("zone") is their list of values:
+    # its slot is filled from those values, never with whatever words stand there.
+    vocabulary = SlotVocabulary({**phrases, **own_phrases}, (wildcards - own_phrases.keys()) | own_wildcards,
+                                heads.slot_sources)
     return _Engine(
         sentences, ha_intents, own_intents, home, _slot_lists(sentences, home), heads, custom_dir, vocabulary
     )
