@@ -285,7 +285,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         result = understand_likeliest([Reading(t, c) for t, c in heard_readings], understand).understanding
         outcomes["samantha"].append(judge(result.intent, result.slots, intent, expected))
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
-        pick = understand_likeliest(normalized or [Reading("", 0.0)], understand)
+        pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
         if not heard_clearly(result, pick.reading.confidence, vocabulary, grammar):
             result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act

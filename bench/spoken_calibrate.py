@@ -15,6 +15,7 @@ right actions with no more wrong ones than without it.
     .venv/bin/python bench/spoken_calibrate.py --listener-key listener-6918ccbc4454857a41fc  # cached only
     .venv/bin/python bench/spoken_calibrate.py --heard    # the clips held out of models/heard-sentences.jsonl
     .venv/bin/python bench/spoken_calibrate.py --grammar-margin   # the listener's GRAMMAR_MARGIN
+    .venv/bin/python bench/spoken_calibrate.py --command-bonus    # the dialogue's COMMAND_BONUS
 
 --grammar-margin hears the same own-phrase clips with the listener's Whisper and, where its first
 reading is no command, takes the command nearest to it that Whisper scores best (how much less likely
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                              "and noise than the bench's; default models/heard-sentences.jsonl): nothing is heard")
     parser.add_argument("--all", action="store_true", help="with --heard: every clip of the file, not only the "
                         "held-out ones (fair while the model does not learn from it, the default)")
+    parser.add_argument("--command-bonus", action="store_true",
+                        help="calibrate the dialogue's COMMAND_BONUS on the own-phrase clips, the whole chain as "
+                             "the service runs it (readings, normalisation, act or ask)")
     parser.add_argument("--grammar-margin", action="store_true",
                         help="calibrate the listener's GRAMMAR_MARGIN on the own-phrase clips (heard anew)")
     args = parser.parse_args(argv)
@@ -77,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         model = DialogueModel.load(cache_dir() / "state", None, home)
         if args.grammar_margin:
             return calibrate_grammar_margin(model, args)
+        if args.command_bonus:
+            return calibrate_command_bonus(model, home, args)
         heard, source = spoken_clips(model, args), "of the model's own phrases, voices and conditions rotating"
     outcomes = score(model, home, heard)
     print(f"calibration: {len(outcomes)} clips {source}")
@@ -159,8 +165,43 @@ def calibrate_grammar_margin(model, args) -> int:
     return 0
 
 
-def spoken_clips(model, args) -> list[tuple[str, str, float]]:
-    """(meant, heard, heard confidence) of the model's own phrases, spoken by the bench's voices."""
+def calibrate_command_bonus(model, home, args) -> int:
+    """Per bonus: right and wrong actions of the whole chain on the own-phrase clips."""
+    from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
+    from services.dialogue.service import heard_clearly, spoken_vocabulary
+    from services.spoken import normalize_transcript
+
+    heard = heard_clips(model, args)
+    vocabulary = spoken_vocabulary(model.phrases(), home)
+    grammar = model.grammar().compact()
+    cases = []
+    for clip, ours in heard:
+        reference = model.understand(clip.text)
+        readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
+        cases.append((reference, cleaned_readings(readings, lambda text: normalize_transcript(text, vocabulary))))
+    print(f"command bonus: {len(cases)} clips of the model's own phrases, voices and conditions rotating")
+    print(f"{'bonus':>7s}{'right %':>10s}{'wrong actions %':>18s}")
+    rows = []
+    for bonus in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
+        right = wrong = 0
+        for reference, readings in cases:
+            pick = understand_likeliest(readings or [Reading("", 0.0)], model.understand, grammar.accepts, bonus)
+            result = pick.understanding
+            if result.intent is None or not heard_clearly(result, pick.reading.confidence, vocabulary, grammar):
+                continue
+            ok = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
+            right += ok
+            wrong += not ok
+        rows.append((right - WRONG_ACTION_COST * wrong, -wrong, -bonus, right, wrong))
+        print(f"{bonus:7.2f}{100 * right / len(cases):10.1f}{100 * wrong / len(cases):18.1f}")
+    _, _, bonus, right, wrong = max(rows)
+    print(f"chosen: COMMAND_BONUS = {-bonus} -> right {100 * right / len(cases):.1f} %, "
+          f"wrong actions {100 * wrong / len(cases):.1f} %")
+    return 0
+
+
+def heard_clips(model, args) -> list[tuple[Clip, dict]]:
+    """The own-phrase clips and what the listener heard in each (cached in calibration.sqlite)."""
     phrases = model.phrases()
     clips = own_phrase_clips(model, args.phrases)
     grammar = model.grammar().to_text()
@@ -180,7 +221,12 @@ def spoken_clips(model, args) -> list[tuple[str, str, float]]:
                 heard[clip] = ours
         store.commit()
     print(f"transcripts {key}")
-    return [(clip.text, heard[clip]["text"], heard[clip].get("confidence", 0.0)) for clip in clips]
+    return [(clip, heard[clip]) for clip in clips]
+
+
+def spoken_clips(model, args) -> list[tuple[str, str, float]]:
+    """(meant, heard, heard confidence) of the model's own phrases, spoken by the bench's voices."""
+    return [(clip.text, ours["text"], ours.get("confidence", 0.0)) for clip, ours in heard_clips(model, args)]
 
 
 def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:

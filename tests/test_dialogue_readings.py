@@ -41,3 +41,17 @@ def test_readings_are_cleaned_once_and_nothing_said_stays_nothing():
     assert [r.text for r in readings] == ["turn off the light", "turn of the light"]
     assert cleaned_readings([("Hey Jarvis.", 0.9), ("turn on the light", 0.1)], lambda text: "" if "jarvis" in
                             text.lower() else text) == []
+
+
+def test_a_reading_that_is_exactly_a_command_gets_the_benefit_of_the_doubt():
+    # "turn off the kitten" means something to the model too, and Whisper found it likelier; but
+    # only the other is word for word one of the device's commands.
+    readings = [Reading("turn off the kitten", 0.8), Reading("turn off the kitchen light", 0.25)]
+    assert understand_likeliest(readings, understand).rank == 0
+    pick = understand_likeliest(readings, understand, is_command=lambda text: text == "turn off the kitchen light",
+                                command_bonus=1.0)
+    assert pick.reading.text == "turn off the kitchen light"
+    # words that mean nothing to the model get no bonus, whatever the grammar says
+    pick = understand_likeliest([Reading("turn off the kitten night", 0.8), Reading("flurb", 0.7)], understand,
+                                is_command=lambda text: True, command_bonus=5.0)
+    assert pick.rank == 0

@@ -21,6 +21,11 @@ from typing import Callable
 from .nlu.model import Understanding
 
 MIN_CONFIDENCE = 1e-6  # a reading the recogniser gave no chance at all still has a finite score
+# Added to the score of a reading that is word for word one of the device's commands (the command
+# grammar): a mishearing rarely lands on another command exactly. Chosen with
+# bench/spoken_calibrate.py --command-bonus on 237 clips of the model's own phrases (never the
+# tests), the whole chain: right 35.4 % without it, 46.8 % from 0.75 on (wrong actions 5.9 -> 5.5 %).
+COMMAND_BONUS = 0.75
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,15 @@ def cleaned_readings(heard: list[tuple[str, float]], clean: Callable[[str], str]
     return readings
 
 
-def understand_likeliest(readings: list[Reading], understand: Callable[[str], Understanding]) -> Pick:
+def understand_likeliest(readings: list[Reading], understand: Callable[[str], Understanding],
+                         is_command: Callable[[str], bool] | None = None,
+                         command_bonus: float = COMMAND_BONUS) -> Pick:
     """The reading that is both likely as speech and meaningful to the device.
 
     Each reading scores the log of the recogniser's confidence plus the dialogue model's confidence
     in what it understood (0 when it understood nothing): a template match (1.0) outweighs a
-    reading the recogniser found e times likelier that means nothing. Ties go to the likelier
+    reading the recogniser found e times likelier that means nothing; plus ``command_bonus`` when
+    ``is_command`` says the words are exactly one of the device's commands. Ties go to the likelier
     reading, so a request heard clearly is taken as heard.
     """
     if not readings:
@@ -69,6 +77,8 @@ def understand_likeliest(readings: list[Reading], understand: Callable[[str], Un
     for rank, reading in enumerate(readings):
         pick = Pick(reading, understand(reading.text), rank)
         meaning = pick.understanding.confidence if pick.understanding.intent is not None else 0.0
+        if meaning and is_command is not None and is_command(reading.text):
+            meaning += command_bonus
         score = math.log(max(reading.confidence, MIN_CONFIDENCE)) + meaning
         if score > best_score:
             best, best_score = pick, score

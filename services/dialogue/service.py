@@ -425,7 +425,9 @@ class DialogueService(Service):
         if not readings:  # only the wake word, or nothing at all
             self.bus.publish(IntentRecognized(text=message.text, intent=None))
             return
-        pick = await loop.run_in_executor(self._executor, understand_likeliest, readings, self.model.understand)
+        is_command = self.grammar.accepts if self.grammar is not None and spoken else None
+        pick = await loop.run_in_executor(self._executor, understand_likeliest, readings, self.model.understand,
+                                          is_command)
         text, understanding = pick.reading.text, pick.understanding
         if pick.rank:
             _LOGGER.info("Took the recogniser's reading %d, %r, over %r", pick.rank + 1, text, readings[0].text)
