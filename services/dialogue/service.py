@@ -251,12 +251,15 @@ class DialogueService(Service):
         loop = asyncio.get_running_loop()
         phrases = await loop.run_in_executor(self._executor, self.model.phrases)
         self.vocabulary = await loop.run_in_executor(self._executor, spoken_vocabulary, phrases, self.home)
-        grammar_text = await loop.run_in_executor(self._executor, self.model.grammar_text)
-        write_atomically(self.state_dir / GRAMMAR_FILE, grammar_text)
-        self.grammar = command_grammar.CommandGrammar.from_text(grammar_text)
+        try:
+            grammar_text = await loop.run_in_executor(self._executor, self.model.grammar_text)
+            write_atomically(self.state_dir / GRAMMAR_FILE, grammar_text)
+            self.grammar = command_grammar.CommandGrammar.from_text(grammar_text)
+            _LOGGER.info("Wrote %d grammar steps to %s", self.grammar.arc_count, self.state_dir / GRAMMAR_FILE)
+        except (OSError, RuntimeError, ValueError) as err:  # the device still works, hearing freely
+            _LOGGER.error("No command grammar for the listener: %s", err)
         write_vocabulary(self.state_dir / VOCABULARY_FILE, phrases)
-        _LOGGER.info("Wrote %d phrases to %s and %d grammar steps to %s", len(phrases),
-                     self.state_dir / VOCABULARY_FILE, self.grammar.arc_count, self.state_dir / GRAMMAR_FILE)
+        _LOGGER.info("Wrote %d phrases to %s", len(phrases), self.state_dir / VOCABULARY_FILE)
 
     # --- the bus --------------------------------------------------------------------------------
 

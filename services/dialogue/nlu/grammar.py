@@ -10,10 +10,13 @@ sentences are left out, and Whisper's free hearing serves them.
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
+import pickle
 import re
+import subprocess
+import sys
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from hassil.expression import ListReference
@@ -34,10 +37,16 @@ def grammar_text_in_child(templates: list[dict[str, Any]], home_lists: dict) -> 
 
     Building the graph takes ~40 MB of small Python objects for a few seconds; freed, they stay
     scattered over the heap (~28 MB of resident memory the dialogue service would keep for good).
-    In a child they go with it."""
-    context = multiprocessing.get_context("spawn")  # no fork of a process with threads running
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(grammar_text, templates, home_lists).result()
+    In a child they go with it. A plain subprocess: multiprocessing would leave its resource
+    tracker process running (13 MB) for as long as the service runs."""
+    # The child finds this package where the service found it, whatever its working folder.
+    root = str(Path(__file__).resolve().parents[3])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    child = subprocess.run([sys.executable, "-m", __name__], input=pickle.dumps((templates, home_lists)),
+                           capture_output=True, check=False, env=env)
+    if child.returncode:
+        raise RuntimeError(f"building the command grammar failed: {child.stderr.decode(errors='replace')[-2000:]}")
+    return child.stdout.decode("utf-8")
 
 
 def grammar_text(templates: list[dict[str, Any]], home_lists: dict) -> str:
@@ -141,3 +150,7 @@ def _slot_values(intents: Intents, home_lists: dict) -> dict[str, list[list[str]
                             texts[words] = None
         values[slot] = [list(words) for words in texts]
     return values
+
+
+if __name__ == "__main__":  # grammar_text_in_child's child: the pickled arguments on stdin, the text on stdout
+    sys.stdout.write(grammar_text(*pickle.loads(sys.stdin.buffer.read())))
