@@ -9,14 +9,14 @@ synthetic voice, padded with 0.5-1 s of silence, mixed with household noise (mus
 babble) at 15, 9 or 6 dB SNR or left clean, and then heard by:
 
 - samantha: the listener's real pipeline in-process (Silero VAD endpointing, Whisper tiny.en with
-  the dialogue model's phrases as vocabulary and its beam's several readings, exactly as the
-  listener service uses them), then the real dialogue model choosing between those readings, with
-  the tests' home (_fixtures.yaml) as the user's entities;
-- samantha+spoken: the same transcript through services.spoken (the recognition-error levers of
-  issue 8, not yet wired into the services): normalize_transcript with the device's vocabulary,
-  then worth_acting_on (ask instead of act when Whisper was unsure of the words, or when no
-  template matched and the model's guess is below MIN_GUESS_CONFIDENCE, or below
-  MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS when some words are unknown to the device);
+  the dialogue model's phrases as vocabulary, its beam's several readings and the nearest command
+  of the dialogue model's command grammar, exactly as the listener service uses them), then the
+  real dialogue model choosing between those readings, never asking back, with the tests' home
+  (_fixtures.yaml) as the user's entities;
+- samantha+spoken: as the dialogue service acts on the same transcript: normalize_transcript with
+  the device's vocabulary, the reading chosen with the grammar's bonus for exact commands, then
+  heard_clearly (ask instead of act when Whisper was unsure of the words and they are no exact
+  command, or when no template matched and the model's guess is not sure enough);
 - baseline: plain Whisper tiny.en (int8, beam 1, no prompt) on the whole clip, then hassil exact
   template matching with the same installed templates and home.
 
@@ -261,7 +261,7 @@ def home_names(home) -> list[str]:
     return names
 
 
-def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, home) -> dict:
+def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, home, grammar) -> dict:
     """Outcomes per chain per item."""
     from hassil import recognize_best
 
@@ -272,7 +272,6 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     slot_lists = home.slot_lists()
     # What the device knows, as the dialogue service would hand it over: its phrases and its home's names.
     vocabulary = spoken_vocabulary(model.phrases(), home)
-    grammar = model.grammar().compact()
     outcomes: dict[str, list[Outcome]] = {chain: [] for chain in CHAINS}
     for item in items:
         _, intent, expected, context = cases[item.case]
@@ -448,8 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     model = DialogueModel.load(cache / "state", None, home)
     model_load_s = time.perf_counter() - started
     phrases = model.phrases()
-    grammar = "" if args.no_grammar else model.grammar().to_text()
-    ours_key = args.listener_key or listener_key(phrases, grammar, args.whisper_model)
+    grammar = model.grammar().to_text()  # the dialogue's, whatever the listener is given
+    listener_grammar = "" if args.no_grammar else grammar
+    ours_key = args.listener_key or listener_key(phrases, listener_grammar, args.whisper_model)
     store = TranscriptCache(cache / "transcripts.sqlite")
 
     heard: dict[Item, list] = {}
@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hearing {len(jobs)} of {len(items)} clips with {workers} worker(s) x {threads} thread(s)...",
               file=sys.stderr, flush=True)
         context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, _worker_init, (phrases, grammar, threads, args.whisper_model)) as pool:
+        with context.Pool(workers, _worker_init, (phrases, listener_grammar, threads, args.whisper_model)) as pool:
             last = time.perf_counter()
             for done, (clip, ours, base, l_rss, w_rss) in enumerate(
                     pool.imap_unordered(_worker_hear, jobs, chunksize=2), 1):
@@ -497,7 +497,9 @@ def main(argv: list[str] | None = None) -> int:
 
     score_started = time.perf_counter()
     ha_intents = Intents.from_dict(load_ha_templates("en"))
-    outcomes = score_all(items, cases, heard, model, ha_intents, home)
+    from services.command_grammar import CommandGrammar
+
+    outcomes = score_all(items, cases, heard, model, ha_intents, home, CommandGrammar.from_text(grammar))
     score_s = time.perf_counter() - score_started
 
     final_ms = [heard[i][0]["final_ms"] for i in items if "final_ms" in heard[i][0]]

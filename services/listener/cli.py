@@ -90,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"samantha hear: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    from services.command_grammar import GRAMMAR_FILE, read_grammar
+
     from .pipeline import ListeningPipeline
     from .stt import SpeechToTextError, load_speech_to_text
     from .vad import EndpointerSettings, VoiceActivityDetector
-    from services.command_grammar import GRAMMAR_FILE, read_grammar
-
     from .vocabulary import VOCABULARY_FILE, read_phrases
     from .verify import wake_verifier
     from .wake import WakeWordDetector, WakeWordError

@@ -22,9 +22,10 @@ from typing import Any
 from hassil.expression import ListReference
 from hassil.fst import EPS, intents_to_fst
 from hassil.intents import Intents, RangeSlotList, TextSlotList
-from hassil.sample import sample_expression
 
 from services.command_grammar import NUMBER, WordGraph, grammar_words
+
+from .sentences import references, value_texts
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ def grammar_text(templates: list[dict[str, Any]], home_lists: dict) -> str:
 def command_grammar(intent_sets: list[Intents], home_lists: dict) -> WordGraph:
     """One graph accepting every sentence of these intents (wildcard sentences left out)."""
     graph = WordGraph()
-    graph.start = 0
     final = 1
     graph.finals.add(final)
     next_state = 2
@@ -116,19 +116,12 @@ def _add_label(graph: WordGraph, source: int, target: int, label: str, values: d
 def _slot_values(intents: Intents, home_lists: dict) -> dict[str, list[list[str]]]:
     """What can be said for each slot name, as word lists: hassil's graph names slots, not lists."""
     lists_by_slot: dict[str, set[str]] = defaultdict(set)
-
-    def walk(expression) -> None:
-        if isinstance(expression, ListReference):
-            lists_by_slot[expression.slot_name].add(expression.list_name)
-        for item in getattr(expression, "items", None) or ():
-            walk(item)
-
-    for intent in intents.intents.values():
-        for data in intent.data:
-            for sentence in data.sentences:
-                walk(sentence.expression)
-    for rule in intents.expansion_rules.values():
-        walk(rule.expression)
+    expressions = [sentence.expression for intent in intents.intents.values() for data in intent.data
+                   for sentence in data.sentences]
+    for expression in [*expressions, *(rule.expression for rule in intents.expansion_rules.values())]:
+        for reference in references(expression):
+            if isinstance(reference, ListReference):
+                lists_by_slot[reference.slot_name].add(reference.list_name)
     for slot in ("name", "area", "floor"):
         lists_by_slot[slot].add(slot)
 
@@ -140,14 +133,9 @@ def _slot_values(intents: Intents, home_lists: dict) -> dict[str, list[list[str]
             if isinstance(slot_list, RangeSlotList):
                 texts[(NUMBER,)] = None
             elif isinstance(slot_list, TextSlotList):
-                for value in slot_list.values:
-                    for index, text in enumerate(sample_expression(value.text_in, intents.slot_lists,
-                                                                   intents.expansion_rules)):
-                        if index >= MAX_VALUE_TEXTS:
-                            break
-                        words = tuple(grammar_words(text))
-                        if words:
-                            texts[words] = None
+                for text, _ in value_texts(slot_list, intents, MAX_VALUE_TEXTS):
+                    if words := tuple(grammar_words(text)):
+                        texts[words] = None
         values[slot] = [list(words) for words in texts]
     return values
 

@@ -182,14 +182,13 @@ def load_sentences(custom_dir: Path | None, language: str = "en") -> SentenceSet
 _HOME_LISTS = {"name", "area", "floor"}  # filled from the home at run time
 
 
-def _references(expr: Expression) -> Iterator[tuple[str, str]]:
-    if isinstance(expr, ListReference):
-        yield "list", expr.list_name
-    elif isinstance(expr, RuleReference):
-        yield "rule", expr.rule_name
+def references(expr: Expression) -> Iterator[ListReference | RuleReference]:
+    """Every {list} and <rule> an expression names (not looking into the rules)."""
+    if isinstance(expr, (ListReference, RuleReference)):
+        yield expr
     elif isinstance(expr, (Sequence, Alternative, Permutation)):
         for item in expr.items:
-            yield from _references(item)
+            yield from references(item)
 
 
 def _check_references(sources: list[tuple[Path, set[str]]], merged: dict[str, Any]) -> None:
@@ -203,7 +202,9 @@ def _check_references(sources: list[tuple[Path, set[str]]], merged: dict[str, An
                     lists = set(merged.get("lists", {})) | set(block.get("lists") or {}) | _HOME_LISTS
                     rules = set(merged.get("expansion_rules", {})) | set(block.get("expansion_rules") or {})
                     for sentence in block.get("sentences") or []:
-                        for kind, ref in _references(parse_sentence(sentence).expression):
+                        for reference in references(parse_sentence(sentence).expression):
+                            kind, ref = (("list", reference.list_name) if isinstance(reference, ListReference)
+                                         else ("rule", reference.rule_name))
                             if ref.isdigit() or "-" in ref and ref.replace("-", "").replace(",", "").isdigit():
                                 continue  # inline range such as {1-10}
                             if (kind == "list" and ref not in lists) or (kind == "rule" and ref not in rules):
@@ -394,22 +395,27 @@ def sample_examples(sentences: SentenceSet, seed: int = 7, home: Any = None) -> 
 
 def list_phrases(intents: Intents) -> tuple[dict[str, list[tuple[str, Any]]], set[str]]:
     """Per text list, (phrase, value) pairs ("low" -> "on" for battery states); and the wildcards."""
-    from hassil.sample import sample_expression
-
     phrases: dict[str, list[tuple[str, Any]]] = {}
     wildcards = set()
     for name, slot_list in intents.slot_lists.items():
         if isinstance(slot_list, WildcardSlotList):
             wildcards.add(name)
         elif isinstance(slot_list, TextSlotList):
-            pairs = []
-            for value in slot_list.values:
-                for index, text in enumerate(sample_expression(value.text_in, intents.slot_lists, intents.expansion_rules)):
-                    if index >= _MAX_PHRASES_PER_VALUE:
-                        break
-                    if text.strip():
-                        pairs.append((" ".join(text.lower().split()), value.value_out))
+            pairs = [(" ".join(text.lower().split()), value) for text, value in value_texts(slot_list, intents)]
             phrases[name] = sorted(pairs, key=lambda pair: -len(pair[0]))
     return phrases, wildcards
+
+
+def value_texts(slot_list: TextSlotList, intents: Intents,
+                limit: int = _MAX_PHRASES_PER_VALUE) -> Iterator[tuple[str, Any]]:
+    """(spoken form, value) of a text list's values, up to ``limit`` forms a value ("living room[s]")."""
+    from hassil.sample import sample_expression
+
+    for value in slot_list.values:
+        for index, text in enumerate(sample_expression(value.text_in, intents.slot_lists, intents.expansion_rules)):
+            if index >= limit:
+                break
+            if text.strip():
+                yield text, value.value_out
 
 
