@@ -42,6 +42,10 @@ MAX_ARCS = 2_000_000  # a file larger than this is not a command grammar: refuse
 DELETE_COST = 1.0
 INSERT_COST = 1.0
 SUBSTITUTE_SCALE = 1.4
+# Whisper splits a word it does not know into two it does ("deactivate" -> "the activate", "disconnected"
+# -> "this connected"): two heard words may stand for one word of a sentence, costing the spelling
+# distance of the two written together, plus this (so a true two-word hearing still prefers its words).
+MERGE_COST = 0.1
 MAX_EXPANSIONS = 10_000  # bounds the search on a long or garbled hearing (~40 ms in CPython here)
 
 _NUMBER_WORDS = frozenset(
@@ -236,11 +240,15 @@ class CommandGrammar:
         substitute_cache: dict[tuple[int, int], float] = {}
         vocabulary, number_id = self.words, self._number_id
 
-        def substitute(index: int, word_id: int) -> float:
-            key = (index, word_id)
+        def substitute(index: int, word_id: int, merged: bool = False) -> float:
+            key = (index, word_id, merged)
             cost = substitute_cache.get(key)
             if cost is None:
                 said, word = words[index], vocabulary[word_id]
+                if merged:  # words[index] and words[index + 1] heard for this one word
+                    cost = MERGE_COST + SUBSTITUTE_SCALE * Levenshtein.normalized_distance(said + words[index + 1], word)
+                    substitute_cache[key] = cost
+                    return cost
                 if word_id == number_id:
                     cost = 0.0 if is_number(said.split()[0]) else DELETE_COST + INSERT_COST
                 elif said == word:
@@ -285,6 +293,9 @@ class CommandGrammar:
                     said = words[position]
                     push(cost + substitute(position, word_id), position + 1, target,
                          (said if word_id == number_id else vocabulary[word_id], path))
+                    if position + 1 < end and word_id != number_id:
+                        push(cost + substitute(position, word_id, merged=True), position + 2, target,
+                             (vocabulary[word_id], path))
                 if word_id != number_id:
                     push(cost + INSERT_COST, position, target, (vocabulary[word_id], path))
         return found

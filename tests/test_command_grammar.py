@@ -94,6 +94,9 @@ def test_the_nearest_sentence_to_a_mishearing():
     assert graph.nearest("turn of the kitten light")[0][0] == "turn off the kitchen light"
     assert graph.nearest("set timer for 7 minute")[0][0] == "set a timer for 7 minutes"  # the number as heard
     assert graph.nearest("what a lovely day it is today") == []  # nothing near enough
+    # One word heard as two ("kit chen"): nearly as close as the word itself, not a word lost and one misheard.
+    text, cost = graph.nearest("turn on the kit chen light")[0]
+    assert text == "turn on the kitchen light" and cost < 0.5
 
 
 def test_a_bad_grammar_file_says_what_is_wrong_and_is_not_used(tmp_path: Path, caplog):

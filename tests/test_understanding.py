@@ -368,3 +368,25 @@ def test_free_text_templates_do_not_take_questions_about_the_world(model: Dialog
 def test_a_pronoun_is_not_a_fact(model: DialogueModel, text: str) -> None:
     result = model.understand(text)
     assert result.intent not in ("SamanthaRemember", "SamanthaForget", "SamanthaRecall"), result
+
+
+DECIMAL_DURATIONS = [
+    ("set a timer for 1.5 hours", {"hours": 1, "minutes": 30}),  # Whisper's "one and a half hours"
+    ("set a timer for 0.5 hours", {"minutes": 30}),
+    ("set a timer for 2.25 minutes", {"minutes": 2, "seconds": 15}),
+]
+
+
+@pytest.mark.parametrize(("text", "slots"), DECIMAL_DURATIONS, ids=[c[0] for c in DECIMAL_DURATIONS])
+def test_a_decimal_duration_is_the_time_said(model: DialogueModel, text: str, slots: dict) -> None:
+    result = model.understand(text)
+    assert (result.intent, result.slots) == ("HassStartTimer", slots)
+    # A decimal that is no duration stays as said.
+    assert model.understand("set the temperature to 20.5 degrees").slots.get("temperature") == 20.5
+
+
+def test_a_setting_without_its_value_is_not_a_confident_setting(model: DialogueModel) -> None:
+    # "to the max" is a brightness; "to the zebra" is none: the request is half understood at best.
+    assert model.understand("set the bedroom brightness to the max").slots.get("brightness") == 100
+    result = model.understand("set the bedroom brightness to the zebra")
+    assert "brightness" not in result.slots and result.confidence < 0.8

@@ -74,6 +74,9 @@ _WORD_RE = re.compile(r"[a-z0-9]", re.IGNORECASE)
 # 7:30, 1/2).
 _PUNCTUATION_RE = re.compile(r"(?<!\d)[.,:/](?!\d)|[.,:/](?=\D|$)|[!?;\"“”«»()\[\]{}…*_\\]|(?<!\w)-(?!\d)|-(?!\w)")
 _THOUSANDS_COMMA_RE = re.compile(r"(?<=\d),(?=\d{3}\b)")
+# "1.5 hours" (as Whisper writes "one and a half hours"): the timer sentences take whole units.
+_DECIMAL_DURATION_RE = re.compile(r"\b(\d+)\.(\d+) (hour|minute)s?\b", re.IGNORECASE)
+_SMALLER_UNIT = {"hour": "minute", "minute": "second"}
 # A greedy free-text template ("what is {query}"; its block's metadata has check_free_text: true)
 # is taken only if its free text is about the user or someone they know ("my keys", "Amy's
 # birthday") or the neural head finds its intent at least this likely: "what's the weather
@@ -451,7 +454,19 @@ def normalise_text(text: str | None) -> str:
     'Volume -10 please'
     """
     text = _THOUSANDS_COMMA_RE.sub("", (text or "").replace("’", "'"))
+    text = _DECIMAL_DURATION_RE.sub(_whole_duration_units, text)
     return " ".join(_PUNCTUATION_RE.sub(" ", text).split())
+
+
+def _whole_duration_units(match: re.Match) -> str:
+    """'1.5 hours' -> '1 hour and 30 minutes', '0.5 minutes' -> '30 seconds'."""
+    whole, unit = int(match.group(1)), match.group(3).lower()
+    part = round(float("0." + match.group(2)) * 60)
+    smaller = f"{part} {_SMALLER_UNIT[unit]}{'s' if part != 1 else ''}"
+    if not whole:
+        return smaller
+    larger = f"{whole} {unit}{'s' if whole != 1 else ''}"
+    return f"{larger} and {smaller}" if part else larger
 
 
 def _slot_values(result: Any, text: str = "") -> dict[str, Any]:

@@ -384,17 +384,16 @@ def fill_slots(
                     evidence = True
                     break
         if slot not in slots and (slot in _NUMBER_SLOTS or (lists and not text_lists and not lists & vocabulary.wildcards)):
+            # Wanted whether or not it is found: "set the brightness to zebra" fills half the frame.
+            wanted_parts += not text_lists
             number = find_number(text)
             if number is not None:
                 slots[slot] = number
-                if not text_lists:
-                    wanted_parts += 1
                 found_parts += 1
             elif slot == "brightness" and (step := brightness_step(text)):
                 # "a bit brighter": no number, a direction (like HA's volume_step for volume).
                 slots["brightness_step"] = step
                 found_parts += 1
-                wanted_parts += not text_lists
 
     # Values the template sets itself, where the words agree.
     for slot, value in fixed.items():
