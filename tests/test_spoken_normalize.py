@@ -30,6 +30,7 @@ DEVICE_PHRASES = [
     ("set brightness to 50%", "set brightness to 50%"),
     ("set it to twenty-five percent", "set it to 25 percent"),
     ("a timer for one hour", "a timer for 1 hour"),
+    ("a timer for 1 and a 1/2 hours.", "a timer for 1 and a 1/2 hours"),  # as Whisper writes "and a half"
     ("what’s the time", "what's the time"),
     ("", ""),
     ("...", ""),

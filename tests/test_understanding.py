@@ -374,6 +374,9 @@ DECIMAL_DURATIONS = [
     ("set a timer for 1.5 hours", {"hours": 1, "minutes": 30}),  # Whisper's "one and a half hours"
     ("set a timer for 0.5 hours", {"minutes": 30}),
     ("set a timer for 2.25 minutes", {"minutes": 2, "seconds": 15}),
+    ("set a timer for 2 1/2 minutes", {"minutes": 2, "seconds": 30}),
+    ("set a timer for 3/4 hours", {"minutes": 45}),
+    ("set a timer for 1 and a 1/2 hours", {"hours": 1, "minutes": 30}),  # the sentences' own form
 ]
 
 

@@ -30,7 +30,7 @@ _COUNTED = {
     "day", "days", "ounce", "ounces", "cup", "cups", "gram", "grams", "pound", "pounds", "liter", "liters",
     "litre", "litres", "inch", "inches", "foot", "feet", "am", "pm", "o'clock", "times", "point",
 }
-_TOKEN_RE = re.compile(r"\d+(?:[.:]\d+)?%?|[a-z]+(?:'[a-z]+)?|%")
+_TOKEN_RE = re.compile(r"\d+/\d+|\d+(?:[.:]\d+)?%?|[a-z]+(?:'[a-z]+)?|%")
 
 
 def _number_run(words: list[str], start: int) -> tuple[int, int]:
@@ -85,7 +85,7 @@ def numbers_to_digits(text: str) -> str:
 def normalize_transcript(text: str, vocabulary: "PhoneticVocabulary | None" = None) -> str:
     """A transcript in the plain form the dialogue model reads best.
 
-    Lower case; punctuation dropped (but "50%", "2.5", "7:30" and "don't" kept); numbers glued to
+    Lower case; punctuation dropped (but "50%", "2.5", "7:30", "1/2" and "don't" kept); numbers glued to
     words split ("12-ounce" -> "12 ounce", "5pm" -> "5 pm"); spelled-out numbers as digits. With a
     vocabulary (the device's phrases and names), words it lacks are replaced by a known word that
     sounds almost the same ("rightness" -> "brightness").

@@ -76,6 +76,8 @@ _PUNCTUATION_RE = re.compile(r"(?<!\d)[.,:/](?!\d)|[.,:/](?=\D|$)|[!?;\"“”«
 _THOUSANDS_COMMA_RE = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # "1.5 hours" (as Whisper writes "one and a half hours"): the timer sentences take whole units.
 _DECIMAL_DURATION_RE = re.compile(r"\b(\d+)\.(\d+) (hour|minute)s?\b", re.IGNORECASE)
+# "2 1/2 minutes", "1/4 hour" (not "1 and a 1/2 hours", which the sentences take as it is).
+_FRACTION_DURATION_RE = re.compile(r"(?<!and a )\b(?:(\d+) )?(\d+)/(\d+) (?=(?:hour|minute)s?\b)", re.IGNORECASE)
 _SMALLER_UNIT = {"hour": "minute", "minute": "second"}
 # A greedy free-text template ("what is {query}"; its block's metadata has check_free_text: true)
 # is taken only if its free text is about the user or someone they know ("my keys", "Amy's
@@ -454,8 +456,18 @@ def normalise_text(text: str | None) -> str:
     'Volume -10 please'
     """
     text = _THOUSANDS_COMMA_RE.sub("", (text or "").replace("’", "'"))
+    text = _FRACTION_DURATION_RE.sub(_fraction_as_decimal, text)
     text = _DECIMAL_DURATION_RE.sub(_whole_duration_units, text)
     return " ".join(_PUNCTUATION_RE.sub(" ", text).split())
+
+
+def _fraction_as_decimal(match: re.Match) -> str:
+    """'2 1/2 ' -> '2.5 ' (before a unit of time), for _whole_duration_units."""
+    numerator, denominator = int(match.group(2)), int(match.group(3))
+    if not denominator or numerator >= denominator:
+        return match.group(0)
+    decimal = f"{numerator / denominator:.4f}".rstrip("0")[1:]  # ".5"
+    return f"{match.group(1) or 0}{decimal} "
 
 
 def _whole_duration_units(match: re.Match) -> str:
