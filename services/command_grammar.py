@@ -46,6 +46,8 @@ SUBSTITUTE_SCALE = 1.4
 # -> "this connected"): two heard words may stand for one word of a sentence, costing the spelling
 # distance of the two written together, plus this (so a true two-word hearing still prefers its words).
 MERGE_COST = 0.1
+MERGE_MAX_DISTANCE = (DELETE_COST - MERGE_COST) / SUBSTITUTE_SCALE
+MERGE_MIN_LETTERS = 6  # it is long words Whisper does not know that it splits; short ones it spells
 MAX_EXPANSIONS = 10_000  # bounds the search on a long or garbled hearing (~40 ms in CPython here)
 
 _NUMBER_WORDS = frozenset(
@@ -177,6 +179,7 @@ class CommandGrammar:
         self.start = 0
         self.finals = finals
         self.words = words
+        self._word_lengths = [len(word) for word in words]
         self._number_id = words.index(NUMBER) if NUMBER in words else -2
 
     @classmethod
@@ -238,7 +241,8 @@ class CommandGrammar:
             return []
         limit = max_cost if max_cost is not None else 0.5 * len(words) + 1.0
         substitute_cache: dict[tuple[int, int], float] = {}
-        vocabulary, number_id = self.words, self._number_id
+        vocabulary, number_id, lengths = self.words, self._number_id, self._word_lengths
+        merged_lengths = [len(a) + len(b) for a, b in zip(words, words[1:])]
 
         def substitute(index: int, word_id: int, merged: bool = False) -> float:
             key = (index, word_id, merged)
@@ -293,9 +297,15 @@ class CommandGrammar:
                     said = words[position]
                     push(cost + substitute(position, word_id), position + 1, target,
                          (said if word_id == number_id else vocabulary[word_id], path))
-                    if position + 1 < end and word_id != number_id:
-                        push(cost + substitute(position, word_id, merged=True), position + 2, target,
-                             (vocabulary[word_id], path))
+                    # Two heard words as this one, where they spell nearly it (a merge costing a
+                    # dropped word is no better than dropping one): the length test spares most
+                    # spelling comparisons, as the distance is at least the difference in length.
+                    if (position + 1 < end and lengths[word_id] >= MERGE_MIN_LETTERS and word_id != number_id
+                            and abs(merged_lengths[position] - lengths[word_id]) < MERGE_MAX_DISTANCE * max(
+                                merged_lengths[position], lengths[word_id])):
+                        merged = substitute(position, word_id, merged=True)
+                        if merged < DELETE_COST:
+                            push(cost + merged, position + 2, target, (vocabulary[word_id], path))
                 if word_id != number_id:
                     push(cost + INSERT_COST, position, target, (vocabulary[word_id], path))
         return found
