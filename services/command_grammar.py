@@ -234,7 +234,8 @@ class CommandGrammar:
 
         A shortest-path search over (words heard so far, state): an arc's word may be heard as
         itself (free), heard as another word (costing their spelling distance), heard as two words
-        (a merge), or not heard at all; a heard word may belong to no arc. ``<number>`` takes any number heard, as heard.
+        (a merge), or not heard at all; a heard word may belong to no arc. ``<number>`` takes any
+        number heard, as heard.
         """
         words = heard_words(heard)
         if not words or not self.finals:

@@ -77,7 +77,7 @@ _THOUSANDS_COMMA_RE = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # "1.5 hours" (as Whisper writes "one and a half hours"): the timer sentences take whole units.
 _DECIMAL_DURATION_RE = re.compile(r"\b(\d+)\.(\d+) (hour|minute)s?\b", re.IGNORECASE)
 # "2 1/2 minutes", "1/4 hour" (not "1 and a 1/2 hours", which the sentences take as it is).
-_FRACTION_DURATION_RE = re.compile(r"(?<!and a )\b(?:(\d+) )?(\d+)/(\d+) (?=(?:hour|minute)s?\b)", re.IGNORECASE)
+_FRACTION_DURATION_RE = re.compile(r"(?<!and a )\b(?:(\d+) )?(\d+)/(\d+) (hour|minute)s?\b", re.IGNORECASE)
 _SMALLER_UNIT = {"hour": "minute", "minute": "second"}
 # A greedy free-text template ("what is {query}"; its block's metadata has check_free_text: true)
 # is taken only if its free text is about the user or someone they know ("my keys", "Amy's
@@ -456,24 +456,28 @@ def normalise_text(text: str | None) -> str:
     'Volume -10 please'
     """
     text = _THOUSANDS_COMMA_RE.sub("", (text or "").replace("’", "'"))
-    text = _FRACTION_DURATION_RE.sub(_fraction_as_decimal, text)
-    text = _DECIMAL_DURATION_RE.sub(_whole_duration_units, text)
+    text = _FRACTION_DURATION_RE.sub(_fraction_duration, text)
+    text = _DECIMAL_DURATION_RE.sub(_decimal_duration, text)
     return " ".join(_PUNCTUATION_RE.sub(" ", text).split())
 
 
-def _fraction_as_decimal(match: re.Match) -> str:
-    """'2 1/2 ' -> '2.5 ' (before a unit of time), for _whole_duration_units."""
+def _fraction_duration(match: re.Match) -> str:
+    """'2 1/2 minutes' -> '2 minutes and 30 seconds', '3/4 hours' -> '45 minutes'."""
     numerator, denominator = int(match.group(2)), int(match.group(3))
     if not denominator or numerator >= denominator:
         return match.group(0)
-    decimal = f"{numerator / denominator:.4f}".rstrip("0")[1:]  # ".5"
-    return f"{match.group(1) or 0}{decimal} "
+    return _in_whole_units(int(match.group(1) or 0), numerator / denominator, match.group(4))
 
 
-def _whole_duration_units(match: re.Match) -> str:
+def _decimal_duration(match: re.Match) -> str:
     """'1.5 hours' -> '1 hour and 30 minutes', '0.5 minutes' -> '30 seconds'."""
-    whole, unit = int(match.group(1)), match.group(3).lower()
-    part = round(float("0." + match.group(2)) * 60)
+    return _in_whole_units(int(match.group(1)), float("0." + match.group(2)), match.group(3))
+
+
+def _in_whole_units(whole: int, fraction: float, unit: str) -> str:
+    """A duration of whole + fraction units, as whole units and the next smaller one."""
+    unit = unit.lower()
+    part = round(fraction * 60)
     smaller = f"{part} {_SMALLER_UNIT[unit]}{'s' if part != 1 else ''}"
     if not whole:
         return smaller
