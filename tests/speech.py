@@ -27,6 +27,11 @@ from device.audio import INPUT_RATE, load_wav_16k_mono
 PIPER = "piper"
 ESPEAK_BASE_WPM = 175  # espeak-ng's default speed; speed=1.0 means this
 SYNTH_TIMEOUT_S = 120
+# Piper varies its voice at random on every call (its noise scales), so a test spoken with the
+# defaults hears different audio each run and can fail one run in fifty on a word Whisper tiny.en
+# mishears ("three minutes" heard as "pre minutes"). Without the noise the same text is the same
+# audio: a test either holds or fails, every run.
+PIPER_FIXED = ["--noise-scale", "0", "--noise-w", "0"]
 
 
 def piper_voice_path() -> Path:
@@ -102,7 +107,7 @@ def synthesize(
         if voice == PIPER or voice.endswith(".onnx"):
             model = piper_voice_path() if voice == PIPER else Path(voice)
             _run([sys.executable, "-m", "piper", "-m", str(model), "-f", str(raw),
-                  "--length-scale", f"{1.0 / speed:.3f}"], stdin=text)
+                  "--length-scale", f"{1.0 / speed:.3f}", *PIPER_FIXED], stdin=text)
         else:
             if not shutil.which("espeak-ng"):
                 raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
@@ -113,7 +118,8 @@ def synthesize(
             effects = ["pitch", str(round(pitch * 100))] + effects
         if lead_silence_s or trail_silence_s:
             effects += ["pad", f"{lead_silence_s:.3f}", f"{trail_silence_s:.3f}"]
-        _run(["sox", str(raw), "-b", "16", "-c", "1", "-e", "signed-integer", str(path), *effects])
+        # -D: no dither, whose random noise would make each run's audio differ too.
+        _run(["sox", "-D", str(raw), "-b", "16", "-c", "1", "-e", "signed-integer", str(path), *effects])
     return path
 
 

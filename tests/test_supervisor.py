@@ -14,7 +14,7 @@ import pytest
 
 from services.messages import ALL_MESSAGES, BadMessage, parse
 from tests.running import RunningSamantha, child_pids
-from tests.speech import transcribe
+from tests.speech import heard_as_said, transcribe, words
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +30,6 @@ def service_pid(supervisor_pid: int, name: str) -> int | None:
         except OSError:
             continue
     return None
-
-
-def words(text: str) -> list[str]:
-    return "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +66,10 @@ def extract_new_audio(wav: Path, from_byte: int, out: Path) -> None:
 
 def test_say_goes_over_the_bus_and_is_spoken(samantha):
     heard = say_and_hear(samantha, "turn on the kitchen light")
-    assert words(heard) == ["turn", "on", "the", "kitchen", "light"], heard
+    # The device's Piper voice varies at random from one sentence to the next (as it should: it
+    # sounds less mechanical), and Whisper tiny.en, the ear here, now and then hears its "turn" as
+    # "pern": all five words must arrive, one of them may be misheard.
+    assert heard_as_said(words(heard), ["turn", "on", "the", "kitchen", "light"]), heard
 
 
 def test_monitor_prints_one_readable_line_per_bus_event(samantha):
