@@ -54,7 +54,7 @@ from bench.spoken_corpus import (  # noqa: E402
     CONDITIONS, VOICES, Clip, cache_dir, mixed_audio, stratified_order)
 from bench.understand import DEFAULT_TESTS, fixture_home, load_tests, slots_match  # noqa: E402
 
-LISTENER_SOURCES = ("stt.py", "pipeline.py", "vad.py", "vocabulary.py")
+LISTENER_SOURCES = ("stt.py", "pipeline.py", "vad.py", "vocabulary.py", "noise.py")
 GRAMMAR_SOURCES = ("command_grammar.py", "dialogue/nlu/grammar.py")
 BASELINE_KEY = "whisper-tiny.en-int8-beam1-noprompt-v1"
 PROGRESS_EVERY_S = 30.0

@@ -16,6 +16,7 @@ right actions with no more wrong ones than without it.
     .venv/bin/python bench/spoken_calibrate.py --heard    # the clips held out of models/heard-sentences.jsonl
     .venv/bin/python bench/spoken_calibrate.py --grammar-margin   # the listener's GRAMMAR_MARGIN
     .venv/bin/python bench/spoken_calibrate.py --command-bonus    # the dialogue's COMMAND_BONUS
+    .venv/bin/python bench/spoken_calibrate.py --noise    # with and without noise suppression
 
 --grammar-margin hears the same own-phrase clips with the listener's Whisper and, where its first
 reading is no command, takes the command nearest to it that Whisper scores best (how much less likely
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--command-bonus", action="store_true",
                         help="calibrate the dialogue's COMMAND_BONUS on the own-phrase clips, the whole chain as "
                              "the service runs it (readings, normalisation, act or ask)")
+    parser.add_argument("--noise", action="store_true",
+                        help="the own-phrase clips heard anew, with and without the listener's noise "
+                             "suppression: whether it helps, per condition")
     parser.add_argument("--grammar-margin", action="store_true",
                         help="calibrate the listener's GRAMMAR_MARGIN on the own-phrase clips (heard anew)")
     args = parser.parse_args(argv)
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             return calibrate_grammar_margin(model, args)
         if args.command_bonus:
             return calibrate_command_bonus(model, home, args)
+        if args.noise:
+            return calibrate_noise(model, home, args)
         heard, source = spoken_clips(model, args), "of the model's own phrases, voices and conditions rotating"
     outcomes = score(model, home, heard)
     print(f"calibration: {len(outcomes)} clips {source}")
@@ -165,38 +171,94 @@ def calibrate_grammar_margin(model, args) -> int:
     return 0
 
 
+class _Chain:
+    """The dialogue's side as the service runs it: the readings normalised, the likeliest understood
+    (commands of the grammar preferred by a bonus), then acted on or asked about."""
+
+    def __init__(self, model, home) -> None:
+        from services.dialogue.service import spoken_vocabulary
+
+        self.model = model
+        self.vocabulary = spoken_vocabulary(model.phrases(), home)
+        self.grammar = model.grammar().compact()
+
+    def readings(self, ours: dict) -> list:
+        from services.dialogue.readings import cleaned_readings
+        from services.spoken import normalize_transcript
+
+        readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
+        return cleaned_readings(readings, lambda text: normalize_transcript(text, self.vocabulary))
+
+    def outcome(self, reference, readings: list, bonus: float) -> tuple[bool, bool]:
+        """(acted rightly, acted wrongly); neither when it asks or does nothing."""
+        from services.dialogue.readings import Reading, understand_likeliest
+        from services.dialogue.service import heard_clearly
+
+        pick = understand_likeliest(readings or [Reading("", 0.0)], self.model.understand, self.grammar.accepts, bonus)
+        result = pick.understanding
+        if result.intent is None or not heard_clearly(result, pick.reading.confidence, self.vocabulary, self.grammar):
+            return False, False
+        ok = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
+        return ok, not ok
+
+
 def calibrate_command_bonus(model, home, args) -> int:
     """Per bonus: right and wrong actions of the whole chain on the own-phrase clips."""
-    from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
-    from services.dialogue.service import heard_clearly, spoken_vocabulary
-    from services.spoken import normalize_transcript
-
-    heard = heard_clips(model, args)
-    vocabulary = spoken_vocabulary(model.phrases(), home)
-    grammar = model.grammar().compact()
-    cases = []
-    for clip, ours in heard:
-        reference = model.understand(clip.text)
-        readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
-        cases.append((reference, cleaned_readings(readings, lambda text: normalize_transcript(text, vocabulary))))
+    chain = _Chain(model, home)
+    cases = [(model.understand(clip.text), chain.readings(ours)) for clip, ours in heard_clips(model, args)]
     print(f"command bonus: {len(cases)} clips of the model's own phrases, voices and conditions rotating")
     print(f"{'bonus':>7s}{'right %':>10s}{'wrong actions %':>18s}")
     rows = []
     for bonus in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
-        right = wrong = 0
-        for reference, readings in cases:
-            pick = understand_likeliest(readings or [Reading("", 0.0)], model.understand, grammar.accepts, bonus)
-            result = pick.understanding
-            if result.intent is None or not heard_clearly(result, pick.reading.confidence, vocabulary, grammar):
-                continue
-            ok = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
-            right += ok
-            wrong += not ok
+        outcomes = [chain.outcome(reference, readings, bonus) for reference, readings in cases]
+        right, wrong = sum(ok for ok, _ in outcomes), sum(bad for _, bad in outcomes)
         rows.append((right - WRONG_ACTION_COST * wrong, -wrong, -bonus, right, wrong))
         print(f"{bonus:7.2f}{100 * right / len(cases):10.1f}{100 * wrong / len(cases):18.1f}")
     _, _, bonus, right, wrong = max(rows)
     print(f"chosen: COMMAND_BONUS = {-bonus} -> right {100 * right / len(cases):.1f} %, "
           f"wrong actions {100 * wrong / len(cases):.1f} %")
+    return 0
+
+
+def _noise_worker_hear(clip: Clip) -> tuple[Clip, dict, dict]:
+    """One clip heard by the listener as the microphone gave it, and with its noise suppressed."""
+    from bench.spoken import _hear_with_listener
+    from bench.spoken_corpus import mixed_audio
+    from services.listener import noise
+
+    audio = mixed_audio(clip)
+    level = noise.SUPPRESSION_LEVEL
+    noise.SUPPRESSION_LEVEL = 0
+    as_heard = _hear_with_listener(audio)
+    noise.SUPPRESSION_LEVEL = level
+    return clip, as_heard, _hear_with_listener(audio)
+
+
+def calibrate_noise(model, home, args) -> int:
+    """Per condition: right and wrong actions of the whole chain on the own-phrase clips, heard as
+    they are and with the listener's noise suppression (services/listener/noise.py)."""
+    from services.dialogue.readings import COMMAND_BONUS
+
+    chain = _Chain(model, home)
+    clips = own_phrase_clips(model, args.phrases)
+    print(f"hearing {len(clips)} own-phrase clips twice...", file=sys.stderr, flush=True)
+    counts = {condition: [0, 0, 0, 0, 0] for condition in CONDITIONS}  # clips, right, wrong, right, wrong
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    with context.Pool(args.workers, _worker_init, (model.phrases(), model.grammar().to_text(), threads)) as pool:
+        for clip, as_heard, suppressed in pool.imap_unordered(_noise_worker_hear, clips, chunksize=2):
+            reference = model.understand(clip.text)
+            row = counts[clip.condition]
+            row[0] += 1
+            for offset, heard in ((1, as_heard), (3, suppressed)):
+                right, wrong = chain.outcome(reference, chain.readings(heard), COMMAND_BONUS)
+                row[offset] += right
+                row[offset + 1] += wrong
+    print(f"noise suppression: {len(clips)} own-phrase clips, voices rotating; right / wrong actions")
+    print(f"{'':8s}{'clips':>6s}{'as heard':>14s}{'suppressed':>14s}")
+    total = [sum(row[i] for row in counts.values()) for i in range(5)]
+    for name, (n, right, wrong, right_s, wrong_s) in [*counts.items(), ("all", total)]:
+        print(f"{name:8s}{n:6d}{right:8d} / {wrong:3d}{right_s:8d} / {wrong_s:3d}")
     return 0
 
 

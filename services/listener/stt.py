@@ -37,6 +37,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..memory import import_on_first_use, release_freed_memory
+from .noise import suppress_noise
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -267,6 +268,7 @@ class WhisperSpeechToText(SpeechToText):
         transcribe() does for one window (an utterance is far shorter than Whisper's 30 s).
         """
         model = self._model
+        audio = suppress_noise(audio)  # services/listener/noise.py: it helps in every room measured
         encoded, frames = self.encode(audio)
         prompt = self._prompt_tokens
         new_tokens = max(MIN_NEW_TOKENS, int(len(audio) / SAMPLE_RATE * MAX_TOKENS_PER_SECOND))
