@@ -16,7 +16,7 @@ right actions with no more wrong ones than without it.
     .venv/bin/python bench/spoken_calibrate.py --heard    # the clips held out of models/heard-sentences.jsonl
     .venv/bin/python bench/spoken_calibrate.py --grammar-margin   # the listener's GRAMMAR_MARGIN
     .venv/bin/python bench/spoken_calibrate.py --command-bonus    # the dialogue's COMMAND_BONUS
-    .venv/bin/python bench/spoken_calibrate.py --noise    # with and without noise suppression
+    .venv/bin/python bench/spoken_calibrate.py --noise    # the listener's noise SUPPRESSION_LEVEL
 
 --grammar-margin hears the same own-phrase clips with the listener's Whisper and, where its first
 reading is no command, takes the command nearest to it that Whisper scores best (how much less likely
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="calibrate the dialogue's COMMAND_BONUS on the own-phrase clips, the whole chain as "
                              "the service runs it (readings, normalisation, act or ask)")
     parser.add_argument("--noise", action="store_true",
-                        help="the own-phrase clips heard anew, with and without the listener's noise "
-                             "suppression: whether it helps, per condition")
+                        help="calibrate the listener's noise SUPPRESSION_LEVEL on the own-phrase clips "
+                             "(heard anew at every level, 0 = off)")
     parser.add_argument("--grammar-margin", action="store_true",
                         help="calibrate the listener's GRAMMAR_MARGIN on the own-phrase clips (heard anew)")
     args = parser.parse_args(argv)
@@ -220,45 +220,55 @@ def calibrate_command_bonus(model, home, args) -> int:
     return 0
 
 
-def _noise_worker_hear(clip: Clip) -> tuple[Clip, dict, dict]:
-    """One clip heard by the listener as the microphone gave it, and with its noise suppressed."""
+NOISE_LEVELS = (0, 1, 2, 3, 4)  # WebRTC's noise suppression levels; 0 is off
+
+
+def _noise_worker_hear(clip: Clip) -> tuple[Clip, list[dict]]:
+    """One clip heard by the listener at every noise suppression level."""
     from bench.spoken import _hear_with_listener
     from bench.spoken_corpus import mixed_audio
     from services.listener import noise
 
     audio = mixed_audio(clip)
-    level = noise.SUPPRESSION_LEVEL
-    noise.SUPPRESSION_LEVEL = 0
-    as_heard = _hear_with_listener(audio)
-    noise.SUPPRESSION_LEVEL = level
-    return clip, as_heard, _hear_with_listener(audio)
+    shipped = noise.SUPPRESSION_LEVEL
+    heard = []
+    for level in NOISE_LEVELS:
+        noise.SUPPRESSION_LEVEL = level
+        heard.append(_hear_with_listener(audio))
+    noise.SUPPRESSION_LEVEL = shipped
+    return clip, heard
 
 
 def calibrate_noise(model, home, args) -> int:
-    """Per condition: right and wrong actions of the whole chain on the own-phrase clips, heard as
-    they are and with the listener's noise suppression (services/listener/noise.py)."""
+    """Per noise suppression level (services/listener/noise.py): right and wrong actions of the whole
+    chain on the own-phrase clips, per condition; chosen: the most right - 2 x wrong."""
     from services.dialogue.readings import COMMAND_BONUS
 
     chain = _Chain(model, home)
     clips = own_phrase_clips(model, args.phrases)
-    print(f"hearing {len(clips)} own-phrase clips twice...", file=sys.stderr, flush=True)
-    counts = {condition: [0, 0, 0, 0, 0] for condition in CONDITIONS}  # clips, right, wrong, right, wrong
+    print(f"hearing {len(clips)} own-phrase clips at {len(NOISE_LEVELS)} levels...", file=sys.stderr, flush=True)
+    # counts[level][condition] = [right, wrong]
+    counts = {level: {condition: [0, 0] for condition in CONDITIONS} for level in NOISE_LEVELS}
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     with context.Pool(args.workers, _worker_init, (model.phrases(), model.grammar().to_text(), threads)) as pool:
-        for clip, as_heard, suppressed in pool.imap_unordered(_noise_worker_hear, clips, chunksize=2):
+        for clip, heard in pool.imap_unordered(_noise_worker_hear, clips, chunksize=2):
             reference = model.understand(clip.text)
-            row = counts[clip.condition]
-            row[0] += 1
-            for offset, heard in ((1, as_heard), (3, suppressed)):
-                right, wrong = chain.outcome(reference, chain.readings(heard), COMMAND_BONUS)
-                row[offset] += right
-                row[offset + 1] += wrong
+            for level, ours in zip(NOISE_LEVELS, heard):
+                right, wrong = chain.outcome(reference, chain.readings(ours), COMMAND_BONUS)
+                counts[level][clip.condition][0] += right
+                counts[level][clip.condition][1] += wrong
     print(f"noise suppression: {len(clips)} own-phrase clips, voices rotating; right / wrong actions")
-    print(f"{'':8s}{'clips':>6s}{'as heard':>14s}{'suppressed':>14s}")
-    total = [sum(row[i] for row in counts.values()) for i in range(5)]
-    for name, (n, right, wrong, right_s, wrong_s) in [*counts.items(), ("all", total)]:
-        print(f"{name:8s}{n:6d}{right:8d} / {wrong:3d}{right_s:8d} / {wrong_s:3d}")
+    print(f"{'level':>6s}" + "".join(f"{name:>12s}" for name in (*CONDITIONS, "all")))
+    rows = []
+    for level in NOISE_LEVELS:
+        right = sum(r for r, _ in counts[level].values())
+        wrong = sum(w for _, w in counts[level].values())
+        cells = [f"{r:5d} / {w:3d}" for r, w in counts[level].values()] + [f"{right:5d} / {wrong:3d}"]
+        print(f"{level:6d}" + "".join(f"{cell:>12s}" for cell in cells))
+        rows.append((right - WRONG_ACTION_COST * wrong, -level, right, wrong))
+    _, level, right, wrong = max(rows)
+    print(f"chosen: SUPPRESSION_LEVEL = {-level} -> right {right}, wrong actions {wrong} of {len(clips)}")
     return 0
 
 
