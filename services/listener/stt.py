@@ -268,7 +268,7 @@ class WhisperSpeechToText(SpeechToText):
         transcribe() does for one window (an utterance is far shorter than Whisper's 30 s).
         """
         model = self._model
-        audio = suppress_noise(audio)  # services/listener/noise.py: it helps in every room measured
+        audio = suppress_noise(audio)  # a noisy room's noise taken down first (noise.py)
         encoded, frames = self.encode(audio)
         prompt = self._prompt_tokens
         new_tokens = max(MIN_NEW_TOKENS, int(len(audio) / SAMPLE_RATE * MAX_TOKENS_PER_SECOND))
