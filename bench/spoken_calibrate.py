@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="calibrate the dialogue's COMMAND_BONUS on the own-phrase clips, the whole chain as "
                              "the service runs it (readings, normalisation, act or ask)")
     parser.add_argument("--noise", action="store_true",
-                        help="calibrate the listener's noise SUPPRESSION_LEVEL on the own-phrase clips "
-                             "(heard anew at every level, 0 = off)")
+                        help="the listener's noise SUPPRESSION_LEVEL: the own-phrase clips heard anew at "
+                             "every level (0 = off)")
     parser.add_argument("--grammar-margin", action="store_true",
                         help="calibrate the listener's GRAMMAR_MARGIN on the own-phrase clips (heard anew)")
     args = parser.parse_args(argv)
@@ -241,7 +241,7 @@ def _noise_worker_hear(clip: Clip) -> tuple[Clip, list[dict]]:
 
 def calibrate_noise(model, home, args) -> int:
     """Per noise suppression level (services/listener/noise.py): right and wrong actions of the whole
-    chain on the own-phrase clips, per condition; chosen: the most right - 2 x wrong."""
+    chain on the own-phrase clips, per condition, and the level with the most right - 2 x wrong."""
     from services.dialogue.readings import COMMAND_BONUS
 
     chain = _Chain(model, home)
@@ -268,7 +268,10 @@ def calibrate_noise(model, home, args) -> int:
         print(f"{level:6d}" + "".join(f"{cell:>12s}" for cell in cells))
         rows.append((right - WRONG_ACTION_COST * wrong, -level, right, wrong))
     _, level, right, wrong = max(rows)
-    print(f"chosen: SUPPRESSION_LEVEL = {-level} -> right {right}, wrong actions {wrong} of {len(clips)}")
+    from services.listener.noise import SUPPRESSION_LEVEL
+
+    print(f"most right - 2 x wrong: level {-level} (right {right}, wrong actions {wrong} of {len(clips)}); "
+          f"the listener ships level {SUPPRESSION_LEVEL} (services/listener/noise.py says why)")
     return 0
 
 
