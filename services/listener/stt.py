@@ -268,7 +268,6 @@ class WhisperSpeechToText(SpeechToText):
         transcribe() does for one window (an utterance is far shorter than Whisper's 30 s).
         """
         model = self._model
-        audio = suppress_noise(audio)  # a noisy room's noise taken down first (noise.py)
         encoded, frames = self.encode(audio)
         prompt = self._prompt_tokens
         new_tokens = max(MIN_NEW_TOKENS, int(len(audio) / SAMPLE_RATE * MAX_TOKENS_PER_SECOND))
@@ -332,11 +331,14 @@ class WhisperSpeechToText(SpeechToText):
         return text, score - first
 
     def encode(self, audio: np.ndarray) -> tuple[Any, int]:
-        """Whisper's encoding of int16 audio and its number of feature frames (for scoring texts on it)."""
+        """Whisper's encoding of int16 audio and its number of feature frames (for scoring texts on it).
+
+        A noisy room's noise is taken down first (noise.py): here, so that the readings and every
+        text scored against them are heard from the same audio."""
         from faster_whisper.audio import pad_or_trim
 
         model = self._model
-        samples = audio.astype(np.float32) / INT16_FULL_SCALE
+        samples = suppress_noise(audio).astype(np.float32) / INT16_FULL_SCALE
         features = model.feature_extractor(samples)[:, :model.feature_extractor.nb_max_frames]
         return model.encode(pad_or_trim(features)), features.shape[-1]
 
