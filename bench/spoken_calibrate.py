@@ -243,6 +243,7 @@ def calibrate_noise(model, home, args) -> int:
     """Per noise suppression level (services/listener/noise.py): right and wrong actions of the whole
     chain on the own-phrase clips, per condition, and the level with the most right - 2 x wrong."""
     from services.dialogue.readings import COMMAND_BONUS
+    from services.listener.noise import SUPPRESSION_LEVEL
 
     chain = _Chain(model, home)
     clips = own_phrase_clips(model, args.phrases)
@@ -268,8 +269,6 @@ def calibrate_noise(model, home, args) -> int:
         print(f"{level:6d}" + "".join(f"{cell:>12s}" for cell in cells))
         rows.append((right - WRONG_ACTION_COST * wrong, -level, right, wrong))
     _, level, right, wrong = max(rows)
-    from services.listener.noise import SUPPRESSION_LEVEL
-
     print(f"most right - 2 x wrong: level {-level} (right {right}, wrong actions {wrong} of {len(clips)}); "
           f"the listener ships level {SUPPRESSION_LEVEL} (services/listener/noise.py says why)")
     return 0

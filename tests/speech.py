@@ -28,8 +28,8 @@ PIPER = "piper"
 ESPEAK_BASE_WPM = 175  # espeak-ng's default speed; speed=1.0 means this
 SYNTH_TIMEOUT_S = 120
 # Piper varies its voice at random on every call (its noise scales), so a test spoken with the
-# defaults hears different audio each run and can fail one run in fifty on a word Whisper tiny.en
-# mishears ("three minutes" heard as "pre minutes"). Without the noise the same text is the same
+# defaults hears different audio each run and now and then fails on a word Whisper tiny.en mishears
+# (CI once heard "three minutes" as "pre minutes"). Without the noise the same text is the same
 # audio: a test either holds or fails, every run.
 PIPER_FIXED = ["--noise-scale", "0", "--noise-w", "0"]
 
