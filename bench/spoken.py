@@ -16,7 +16,8 @@ babble) at 15, 9 or 6 dB SNR or left clean, and then heard by:
 - samantha+spoken: as the dialogue service acts on the same transcript: normalize_transcript with
   the device's vocabulary, the reading chosen with the grammar's bonus for exact commands, then
   heard_clearly (ask instead of act when Whisper was unsure of the words and they are no exact
-  command, or when no template matched and the model's guess is not sure enough);
+  command, when no template matched and the model's guess is not sure enough, or when another
+  reading that means something else scored nearly as well);
 - baseline: plain Whisper tiny.en (int8, beam 1, no prompt) on the whole clip, then hassil exact
   template matching with the same installed templates and home.
 
@@ -286,7 +287,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
-        if not heard_clearly(result, pick.reading.confidence, vocabulary, grammar):
+        if not heard_clearly(result, pick.reading.confidence, vocabulary, grammar, pick.rival_margin):
             result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act
         outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,

@@ -17,6 +17,7 @@ right actions with no more wrong ones than without it.
     .venv/bin/python bench/spoken_calibrate.py --grammar-margin   # the listener's GRAMMAR_MARGIN
     .venv/bin/python bench/spoken_calibrate.py --command-bonus    # the dialogue's COMMAND_BONUS
     .venv/bin/python bench/spoken_calibrate.py --noise    # the listener's noise SUPPRESSION_LEVEL
+    .venv/bin/python bench/spoken_calibrate.py --rival-margin   # MIN_RIVAL_MARGIN (services/spoken)
 
 --grammar-margin hears the same own-phrase clips with the listener's Whisper and, where its first
 reading is no command, takes the command nearest to it that Whisper scores best (how much less likely
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -71,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                              "every level (0 = off)")
     parser.add_argument("--grammar-margin", action="store_true",
                         help="calibrate the listener's GRAMMAR_MARGIN on the own-phrase clips (heard anew)")
+    parser.add_argument("--rival-margin", action="store_true",
+                        help="calibrate MIN_RIVAL_MARGIN (ask when another reading means something else and "
+                             "scores nearly as well) on the own-phrase clips, the whole chain")
     args = parser.parse_args(argv)
 
     from services.dialogue.nlu import DialogueModel
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             return calibrate_command_bonus(model, home, args)
         if args.noise:
             return calibrate_noise(model, home, args)
+        if args.rival_margin:
+            return calibrate_rival_margin(model, home, args)
         heard, source = spoken_clips(model, args), "of the model's own phrases, voices and conditions rotating"
     outcomes = score(model, home, heard)
     print(f"calibration: {len(outcomes)} clips {source}")
@@ -189,17 +196,34 @@ class _Chain:
         readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
         return cleaned_readings(readings, lambda text: normalize_transcript(text, self.vocabulary))
 
-    def outcome(self, reference, readings: list, bonus: float) -> tuple[bool, bool]:
-        """(acted rightly, acted wrongly); neither when it asks or does nothing."""
+    def decide(self, readings: list, bonus: float):
+        """The reading picked, and whether heard_clearly trusts it leaving its rival aside."""
         from services.dialogue.readings import Reading, understand_likeliest
         from services.dialogue.service import heard_clearly
 
         pick = understand_likeliest(readings or [Reading("", 0.0)], self.model.understand, self.grammar.accepts, bonus)
         result = pick.understanding
-        if result.intent is None or not heard_clearly(result, pick.reading.confidence, self.vocabulary, self.grammar):
-            return False, False
-        ok = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
-        return ok, not ok
+        return pick, result.intent is not None and heard_clearly(result, pick.reading.confidence, self.vocabulary,
+                                                                 self.grammar)
+
+    def outcome(self, reference, readings: list, bonus: float,
+                min_rival_margin: float | None = None) -> tuple[bool, bool]:
+        """(acted rightly, acted wrongly); neither when it asks or does nothing."""
+        return _acted(reference, *self.decide(readings, bonus), min_rival_margin)
+
+
+def _acted(reference, pick, clear: bool, min_rival_margin: float | None = None) -> tuple[bool, bool]:
+    """(acted rightly, acted wrongly) on a pick heard_clearly trusts (``clear``) unless its rival is
+    closer than ``min_rival_margin`` (the shipped MIN_RIVAL_MARGIN when None)."""
+    from services.spoken import confidence
+
+    if min_rival_margin is None:
+        min_rival_margin = confidence.MIN_RIVAL_MARGIN
+    if not clear or pick.rival_margin < min_rival_margin:
+        return False, False
+    result = pick.understanding
+    ok = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
+    return ok, not ok
 
 
 def calibrate_command_bonus(model, home, args) -> int:
@@ -217,6 +241,47 @@ def calibrate_command_bonus(model, home, args) -> int:
     _, _, bonus, right, wrong = max(rows)
     print(f"chosen: COMMAND_BONUS = {-bonus} -> right {100 * right / len(cases):.1f} %, "
           f"wrong actions {100 * wrong / len(cases):.1f} %")
+    return 0
+
+
+def _print_condition_row(label: str, counts: dict[str, list[int]]) -> tuple[int, int]:
+    """One row of right / wrong actions per condition and over all; returns the totals."""
+    right = sum(r for r, _ in counts.values())
+    wrong = sum(w for _, w in counts.values())
+    cells = [f"{r:5d} / {w:3d}" for r, w in counts.values()] + [f"{right:5d} / {wrong:3d}"]
+    print(label + "".join(f"{cell:>12s}" for cell in cells))
+    return right, wrong
+
+
+RIVAL_MARGINS = (-math.inf, 0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+
+def calibrate_rival_margin(model, home, args) -> int:
+    """Per minimum rival margin: right and wrong actions of the whole chain on the own-phrase clips
+    (per condition too), and the margin with the most right - 2 x wrong."""
+    from services.dialogue.readings import COMMAND_BONUS
+    from services.spoken.confidence import MIN_RIVAL_MARGIN
+
+    chain = _Chain(model, home)
+    clips = heard_clips(model, args)
+    # The pick does not depend on the margin: decided once per clip, then every margin applied.
+    cases = [(clip.condition, model.understand(clip.text), *chain.decide(chain.readings(ours), COMMAND_BONUS))
+             for clip, ours in clips]
+    print(f"rival margin: {len(cases)} clips of the model's own phrases, voices and conditions rotating; "
+          "right / wrong actions (-inf: never ask for a rival)")
+    print(f"{'margin':>7s}" + "".join(f"{name:>12s}" for name in (*CONDITIONS, "all")))
+    rows = []
+    for margin in RIVAL_MARGINS:
+        counts = {condition: [0, 0] for condition in CONDITIONS}
+        for condition, reference, pick, clear in cases:
+            right, wrong = _acted(reference, pick, clear, margin)
+            counts[condition][0] += right
+            counts[condition][1] += wrong
+        right, wrong = _print_condition_row(f"{margin:7.2f}", counts)
+        rows.append((right - WRONG_ACTION_COST * wrong, -margin, right, wrong))
+    _, margin, right, wrong = max(rows)
+    print(f"most right - 2 x wrong: MIN_RIVAL_MARGIN = {-margin} (right {right}, wrong actions {wrong} of "
+          f"{len(cases)}); services/spoken/confidence.py ships {MIN_RIVAL_MARGIN}")
     return 0
 
 
@@ -263,10 +328,7 @@ def calibrate_noise(model, home, args) -> int:
     print(f"{'level':>6s}" + "".join(f"{name:>12s}" for name in (*CONDITIONS, "all")))
     rows = []
     for level in NOISE_LEVELS:
-        right = sum(r for r, _ in counts[level].values())
-        wrong = sum(w for _, w in counts[level].values())
-        cells = [f"{r:5d} / {w:3d}" for r, w in counts[level].values()] + [f"{right:5d} / {wrong:3d}"]
-        print(f"{level:6d}" + "".join(f"{cell:>12s}" for cell in cells))
+        right, wrong = _print_condition_row(f"{level:6d}", counts[level])
         rows.append((right - WRONG_ACTION_COST * wrong, -level, right, wrong))
     _, level, right, wrong = max(rows)
     print(f"most right - 2 x wrong: level {-level} (right {right}, wrong actions {wrong} of {len(clips)}); "

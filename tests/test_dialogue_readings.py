@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from services.dialogue.nlu.model import Understanding
 from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
 
@@ -55,3 +57,17 @@ def test_a_reading_that_is_exactly_a_command_gets_the_benefit_of_the_doubt():
     pick = understand_likeliest([Reading("turn off the kitten night", 0.8), Reading("flurb", 0.7)], understand,
                                 is_command=lambda text: True, command_bonus=5.0)
     assert pick.rank == 0
+
+
+def test_a_close_reading_that_means_something_else_is_a_rival_and_agreeing_readings_are_not():
+    def on_or_off(text: str) -> Understanding:
+        intent = {"turn off the light": "HassTurnOff", "turn on the light": "HassTurnOn"}.get(text)
+        return Understanding(text, intent, {"name": "light"} if intent else {}, 1.0 if intent else 0.0, 1.0)
+
+    pick = understand_likeliest([Reading("turn off the light", 0.5), Reading("turn on the light", 0.4)], on_or_off)
+    assert pick.understanding.intent == "HassTurnOff"
+    assert abs(pick.rival_margin - math.log(0.5 / 0.4)) < 1e-9  # "on" was nearly as likely
+    # the same meaning twice, or a reading that means nothing, is no rival
+    pick = understand_likeliest([Reading("turn off the light", 0.5), Reading("turn off the light", 0.4),
+                                 Reading("turn of the lie", 0.45)], on_or_off)
+    assert pick.rival_margin == math.inf

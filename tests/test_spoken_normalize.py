@@ -133,3 +133,17 @@ def test_worth_acting_on_weighs_the_models_own_guess() -> None:
     assert worth_acting_on(sure, template_matched=True, unknown_words=["zanzibar"], understood_confidence=0.95)
     assert not worth_acting_on(MIN_HEARD_CONFIDENCE - 0.05, template_matched=True, unknown_words=[],
                                understood_confidence=1.0)
+
+
+def test_worth_acting_on_asks_when_another_reading_means_something_else_nearly_as_likely() -> None:
+    from services.spoken import MIN_HEARD_CONFIDENCE, worth_acting_on
+    from services.spoken.confidence import MIN_RIVAL_MARGIN
+
+    sure = min(1.0, MIN_HEARD_CONFIDENCE + 0.2)
+    # "turn off the lights" heard, "turn on the lights" nearly as likely: ask, even for an exact command.
+    assert not worth_acting_on(sure, template_matched=True, unknown_words=[], rival_margin=MIN_RIVAL_MARGIN / 2)
+    assert not worth_acting_on(1.0, template_matched=True, unknown_words=[], in_grammar_words=4,
+                               rival_margin=MIN_RIVAL_MARGIN / 2)
+    # a rival far behind, or none, changes nothing
+    assert worth_acting_on(sure, template_matched=True, unknown_words=[], rival_margin=MIN_RIVAL_MARGIN + 0.5)
+    assert worth_acting_on(sure, template_matched=True, unknown_words=[])

@@ -14,6 +14,7 @@ well the model understands it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -43,6 +44,10 @@ class Pick:
     reading: Reading
     understanding: Understanding
     rank: int  # 0 = the recogniser's own first choice
+    # How far the pick's score is ahead of the best reading that means something else (another
+    # intent or other slots): small when the recogniser could as well have heard "turn on" as
+    # "turn off". Infinite when no other reading means anything else.
+    rival_margin: float = math.inf
 
 
 def cleaned_readings(heard: list[tuple[str, float]], clean: Callable[[str], str]) -> list[Reading]:
@@ -72,15 +77,21 @@ def understand_likeliest(readings: list[Reading], understand: Callable[[str], Un
     """
     if not readings:
         raise ValueError("no readings to choose from")
-    best: Pick | None = None
-    best_score = -math.inf
+    scored: list[tuple[float, Pick]] = []
     for rank, reading in enumerate(readings):
         pick = Pick(reading, understand(reading.text), rank)
         meaning = pick.understanding.confidence if pick.understanding.intent is not None else 0.0
         if meaning and is_command is not None and is_command(reading.text):
             meaning += command_bonus
-        score = math.log(max(reading.confidence, MIN_CONFIDENCE)) + meaning
-        if score > best_score:
-            best, best_score = pick, score
-    assert best is not None
+        scored.append((math.log(max(reading.confidence, MIN_CONFIDENCE)) + meaning, pick))
+    best_score, best = max(scored, key=lambda entry: entry[0])  # the first of equals: the likelier reading
+    rival_scores = [score for score, other in scored
+                    if other.understanding.intent is not None and _meaning(other) != _meaning(best)]
+    if best.understanding.intent is not None and rival_scores:
+        best = dataclasses.replace(best, rival_margin=best_score - max(rival_scores))
     return best
+
+
+def _meaning(pick: Pick) -> tuple:
+    """What acting on the pick would do: its intent and slots."""
+    return pick.understanding.intent, sorted(pick.understanding.slots.items(), key=lambda item: item[0])

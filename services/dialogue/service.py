@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import os
 import re
 import tempfile
@@ -94,18 +95,20 @@ def is_spoken(message: TranscriptReady) -> bool:
 
 
 def heard_clearly(understanding: Understanding, heard_confidence: float, vocabulary: PhoneticVocabulary,
-                  grammar: command_grammar.CommandGrammar | None = None) -> bool:
+                  grammar: command_grammar.CommandGrammar | None = None, rival_margin: float = math.inf) -> bool:
     """Whether a spoken request's understanding is safe to act on without asking first.
 
     Words that are exactly one of the device's commands (the grammar) and a template match (exact
     or with a wildcard) are trusted; a guess of the model's neural fallback made from words the device
-    has never seen, or words the recogniser itself doubted, is not.
+    has never seen, or words the recogniser itself doubted, is not; nor is a reading that another
+    reading of the same audio, meaning something else, nearly matched (``Pick.rival_margin``).
     """
     template_matched = understanding.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
     in_grammar = grammar is not None and understanding.intent is not None and grammar.accepts(understanding.text)
     return worth_acting_on(heard_confidence, template_matched, vocabulary.unknown_words(understanding.text),
                            understood_confidence=understanding.confidence,
-                           in_grammar_words=len(understanding.text.split()) if in_grammar else 0)
+                           in_grammar_words=len(understanding.text.split()) if in_grammar else 0,
+                           rival_margin=rival_margin)
 
 
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
@@ -443,7 +446,8 @@ class DialogueService(Service):
             _LOGGER.info("Heard %r while ringing; not a stop", text)
             return
         check_first = (spoken and understanding.intent is not None
-                       and not heard_clearly(understanding, pick.reading.confidence, self.vocabulary, self.grammar))
+                       and not heard_clearly(understanding, pick.reading.confidence, self.vocabulary, self.grammar,
+                                             pick.rival_margin))
         turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up)
         assert self.store is not None
