@@ -266,6 +266,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     """Outcomes per chain per item."""
     from hassil import recognize_best
 
+    from services.dialogue.conversation import UNCHECKED_INTENTS
     from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
     from services.dialogue.service import heard_clearly, spoken_vocabulary
     from services.spoken import normalize_transcript
@@ -287,7 +288,8 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
-        if not heard_clearly(result, pick.reading.confidence, vocabulary, grammar, pick.rival_margin):
+        if result.intent not in UNCHECKED_INTENTS and not heard_clearly(
+                result, pick.reading.confidence, vocabulary, grammar, pick.rival_margin):
             result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act
         outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,

@@ -202,9 +202,7 @@ class _Chain:
         from services.dialogue.service import heard_clearly
 
         pick = understand_likeliest(readings or [Reading("", 0.0)], self.model.understand, self.grammar.accepts, bonus)
-        result = pick.understanding
-        return pick, result.intent is not None and heard_clearly(result, pick.reading.confidence, self.vocabulary,
-                                                                 self.grammar)
+        return pick, heard_clearly(pick.understanding, pick.reading.confidence, self.vocabulary, self.grammar)
 
     def outcome(self, reference, readings: list, bonus: float,
                 min_rival_margin: float | None = None) -> tuple[bool, bool]:
@@ -214,14 +212,17 @@ class _Chain:
 
 def _acted(reference, pick, clear: bool, min_rival_margin: float | None = None) -> tuple[bool, bool]:
     """(acted rightly, acted wrongly) on a pick heard_clearly trusts (``clear``) unless its rival is
-    closer than ``min_rival_margin`` (the shipped MIN_RIVAL_MARGIN when None)."""
+    closer than ``min_rival_margin`` (the shipped MIN_RIVAL_MARGIN when None); as the conversation
+    does, "stop" and "never mind" are carried out unchecked."""
+    from services.dialogue.conversation import UNCHECKED_INTENTS
     from services.spoken import confidence
 
     if min_rival_margin is None:
         min_rival_margin = confidence.MIN_RIVAL_MARGIN
-    if not clear or pick.rival_margin < min_rival_margin:
-        return False, False
     result = pick.understanding
+    if result.intent is None or (result.intent not in UNCHECKED_INTENTS
+                                 and (not clear or pick.rival_margin < min_rival_margin)):
+        return False, False
     ok = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
     return ok, not ok
 

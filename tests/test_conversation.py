@@ -1016,10 +1016,21 @@ def test_clear_or_typed_commands_act_at_once(talk_in, text, heard):
     talk_in(scenario)
 
 
-def test_unclear_question_that_changes_nothing_is_answered_without_asking(talk_in):
+def test_unclear_question_is_read_back_and_answered_on_yes(talk_in):
+    # An unclear question is mostly a misheard request: it is checked as a command is.
     async def scenario(talk: Talk) -> None:
         reply = await talk.say("What time is it?", heard=UNCLEAR_S)
+        assert has(reply, "what time is it") and talk.last.expect_reply, reply
+        reply = await talk.say("yes", follow_up=True, heard=CLEAR_S)
         assert has(reply, r"\d") and not talk.last.expect_reply, reply
+
+    talk_in(scenario)
+
+
+def test_unclear_stop_is_carried_out_without_asking(talk_in):
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say("stop", heard=UNCLEAR_S)
+        assert has(reply, "nothing to stop|all quiet") and not talk.last.expect_reply, reply
 
     talk_in(scenario)
 
