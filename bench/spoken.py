@@ -230,6 +230,8 @@ class Outcome:
     wrong_action: bool
     intent: str | None
     slots: dict[str, Any]
+    asked: bool = False  # read back instead of acted on ("Did you mean: ...?")
+    asked_right: bool = False  # ... and what she read back was right: a "yes" carries it out
 
 
 def judge(intent: str | None, slots: dict[str, Any], expected_intent: str, expected_slots: dict) -> Outcome:
@@ -288,10 +290,13 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
-        if result.intent not in UNCHECKED_INTENTS and not heard_clearly(
+        if result.intent is not None and result.intent not in UNCHECKED_INTENTS and not heard_clearly(
                 result, pick.reading.confidence, vocabulary, grammar, pick.rival_margin):
-            result = dataclasses.replace(result, intent=None, slots={})  # ask, do not act
-        outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
+            read_back = judge(result.intent, result.slots, intent, expected)  # ask, do not act
+            outcomes["samantha+spoken"].append(dataclasses.replace(
+                judge(None, {}, intent, expected), asked=True, asked_right=read_back.right))
+        else:
+            outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,
                                  best_slot_name="name") if base["text"] else None
         if matched is None:
@@ -323,6 +328,14 @@ def report(items: list[Item], outcomes: dict, voices: list[str], conditions: lis
                 wrong = sum(o.wrong_action for o in picked)
                 row += f"{_pct(right, n)} / {_pct(wrong, n)} ({n:4d})"
             lines.append(row)
+        if any(o.asked for o in outcomes[chain]):
+            lines.append("asked back (\"Did you mean: ...?\"), % of clips: all asked / of them read back right, "
+                         "so that a \"yes\" carries it out")
+            for condition in [*conditions, "all"]:
+                picked = [o for item, o in zip(items, outcomes[chain])
+                          if condition == "all" or item.clip.condition == condition]
+                asked = sum(o.asked for o in picked)
+                lines.append(f"{condition:8s}{_pct(asked, len(picked))} / {_pct(sum(o.asked_right for o in picked), len(picked))}")
     return lines
 
 
@@ -438,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     from services.dialogue.nlu.heard import HEARD_FILE, heard_file_digest
     from services.dialogue.nlu.sentences import load_ha_templates
     from services.spoken import MIN_GUESS_CONFIDENCE, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS
+    from services.spoken.confidence import MIN_RIVAL_MARGIN
 
     cases = load_tests(args.tests)
     # In stratified order: the clips are heard in that order, so a run cut short has heard a
@@ -529,8 +543,10 @@ def main(argv: list[str] | None = None) -> int:
           f"with {workers} worker(s); scoring {score_s:.0f} s; model load {model_load_s:.1f} s")
     print("samantha = listener pipeline (Silero VAD + Whisper tiny.en, vocabulary prompt) + dialogue model; "
           "samantha+spoken = same + services.spoken: normalize_transcript, and worth_acting_on (ask instead of "
-          "acting when Whisper was unsure, or when no template matched and the model's guess is not sure enough, "
-          f"{MIN_GUESS_CONFIDENCE} / {MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS} with words unknown to the device); "
+          "acting when Whisper was unsure, when no template matched and the model's guess is not sure enough, "
+          f"{MIN_GUESS_CONFIDENCE} / {MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS} with words unknown to the device, or "
+          f"when another reading meaning something else scored within {MIN_RIVAL_MARGIN}; questions too, only stop "
+          "and never mind are done unchecked, as the dialogue service does); "
           "baseline = plain Whisper tiny.en + hassil exact templates")
     for line in report(items, outcomes, voices, conditions):
         print(line)
@@ -571,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
                 for chain in CHAINS:
                     o = outcomes[chain][n]
                     record[chain] = {"right": o.right, "wrong_action": o.wrong_action, "intent": o.intent,
-                                     "slots": o.slots}
+                                     "slots": o.slots, "asked": o.asked, "asked_right": o.asked_right}
                 out.write(json.dumps(record, default=str) + "\n")
     return 0
 
