@@ -283,7 +283,28 @@ def calibrate_rival_margin(model, home, args) -> int:
     _, margin, right, wrong = max(rows)
     print(f"most right - 2 x wrong: MIN_RIVAL_MARGIN = {-margin} (right {right}, wrong actions {wrong} of "
           f"{len(cases)}); services/spoken/confidence.py ships {MIN_RIVAL_MARGIN}")
+    report_unclear(cases)
     return 0
+
+
+def report_unclear(cases: list[tuple]) -> None:
+    """Per intent: the requests read back as unclear (at the shipped margin), and how many would have
+    been right or wrong had she acted on them anyway: the evidence for which intents may go unchecked
+    (services/dialogue/conversation.py: UNCHECKED_INTENTS)."""
+    from services.dialogue.conversation import UNCHECKED_INTENTS
+    from services.spoken.confidence import MIN_RIVAL_MARGIN
+
+    counts: dict[str, list[int]] = {}
+    for _, reference, pick, clear in cases:
+        result = pick.understanding
+        if result.intent is None or (clear and pick.rival_margin >= MIN_RIVAL_MARGIN):
+            continue
+        right = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
+        counts.setdefault(result.intent, [0, 0])[0 if right else 1] += 1
+    print("unclear requests, per intent: right / wrong had she acted anyway"
+          f" (unchecked, so acted on: {', '.join(sorted(UNCHECKED_INTENTS))})")
+    for intent, (right, wrong) in sorted(counts.items(), key=lambda item: -sum(item[1])):
+        print(f"  {intent:32s} {right:4d} / {wrong:4d}")
 
 
 NOISE_LEVELS = (0, 1, 2, 3, 4)  # WebRTC's noise suppression levels; 0 is off
