@@ -247,11 +247,8 @@ def test_bad_transcripts_are_dropped(dialogue, probe, payload):
     assert dialogue.process.poll() is None
 
 
-def test_unclear_spoken_command_is_read_back_before_acting(dialogue, probe):
-    probe.drain()
-    start = len(probe.history)
-    # Whisper's own deep doubt (mean token probability 0.2) on words that would switch a light off.
-    probe.publish(TranscriptReady(text="Turn off the kitchen light.", confidence=0.2, backend="whisper"))
+def _read_back_and_done_on_yes(probe, start: int) -> None:
+    """"Turn off the kitchen light" was read back as a question, nothing done; a "yes" does it."""
     question = probe.wait_for(Say, timeout=20)
     assert question.expect_reply and "turn off the kitchen light" in question.text.lower(), question
     assert not [m for m in probe.history[start:] if isinstance(m, HomeCommand)]
@@ -260,6 +257,14 @@ def test_unclear_spoken_command_is_read_back_before_acting(dialogue, probe):
     assert command.intent == "HassTurnOff" and command.entity_ids == ["light.kitchen"]
     probe.publish(HomeCommandResult(request_id=command.request_id, ok=True))
     assert "off" in probe.wait_for(Say).text
+
+
+def test_unclear_spoken_command_is_read_back_before_acting(dialogue, probe):
+    probe.drain()
+    start = len(probe.history)
+    # Whisper's own deep doubt (mean token probability 0.2) on words that would switch a light off.
+    probe.publish(TranscriptReady(text="Turn off the kitchen light.", confidence=0.2, backend="whisper"))
+    _read_back_and_done_on_yes(probe, start)
     # Heard clearly, it is done at once.
     probe.drain()
     probe.publish(TranscriptReady(text="Turn on the kitchen light.", confidence=0.9, backend="whisper"))
@@ -276,6 +281,20 @@ def test_the_likeliest_reading_the_device_understands_is_acted_on(dialogue, prob
     assert command.intent == "HassTurnOff" and command.entity_ids == ["light.kitchen"]
     probe.publish(HomeCommandResult(request_id=command.request_id, ok=True))
     assert "off" in probe.wait_for(Say).text
+
+
+def test_a_command_heard_nearly_as_well_as_its_opposite_is_read_back(dialogue, probe):
+    # Whisper is fairly sure of "off", but "on" was nearly as likely: a coin toss is not acted on.
+    probe.drain()
+    start = len(probe.history)
+    probe.publish(TranscriptReady(text="Turn off the kitchen light.", confidence=0.8, backend="whisper",
+                                  alternatives=["Turn on the kitchen light."], alternative_confidences=[0.75]))
+    _read_back_and_done_on_yes(probe, start)
+    # With the opposite far less likely, it is done at once.
+    probe.drain()
+    probe.publish(TranscriptReady(text="Turn on the kitchen light.", confidence=0.8, backend="whisper",
+                                  alternatives=["Turn off the kitchen light."], alternative_confidences=[0.2]))
+    assert probe.wait_for(HomeCommand, timeout=20).intent == "HassTurnOn"
 
 
 def test_a_silent_request_is_not_filled_in_from_a_less_likely_reading(dialogue, probe):
