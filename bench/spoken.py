@@ -264,11 +264,29 @@ def home_names(home) -> list[str]:
     return names
 
 
+def doubted(pick, clear: bool, min_rival_margin: float | None = None) -> bool:
+    """Whether the device doubts what it understood: heard_clearly's rules did not trust it
+    (``clear``), or another reading meaning something else came within ``min_rival_margin`` of it
+    (services/spoken: MIN_RIVAL_MARGIN when None)."""
+    from services.spoken import confidence
+
+    margin = confidence.MIN_RIVAL_MARGIN if min_rival_margin is None else min_rival_margin
+    return not clear or pick.rival_margin < margin
+
+
+def reads_back(pick, clear: bool, min_rival_margin: float | None = None) -> bool:
+    """Whether the device asks "Did you mean ...?" instead of acting, as the dialogue service and
+    its conversation decide: an understood request it doubts, unless stop or never mind."""
+    from services.dialogue.conversation import UNCHECKED_INTENTS
+
+    intent = pick.understanding.intent
+    return intent is not None and intent not in UNCHECKED_INTENTS and doubted(pick, clear, min_rival_margin)
+
+
 def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, home, grammar) -> dict:
     """Outcomes per chain per item."""
     from hassil import recognize_best
 
-    from services.dialogue.conversation import UNCHECKED_INTENTS
     from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
     from services.dialogue.service import heard_clearly, spoken_vocabulary
     from services.spoken import normalize_transcript
@@ -290,8 +308,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
-        if result.intent is not None and result.intent not in UNCHECKED_INTENTS and not heard_clearly(
-                result, pick.reading.confidence, vocabulary, grammar, pick.rival_margin):
+        if reads_back(pick, heard_clearly(result, pick.reading.confidence, vocabulary, grammar)):
             read_back = judge(result.intent, result.slots, intent, expected)  # ask, do not act
             outcomes["samantha+spoken"].append(dataclasses.replace(
                 judge(None, {}, intent, expected), asked=True, asked_right=read_back.right))

@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.spoken import (  # noqa: E402
-    TranscriptCache, _folded, _worker_hear, _worker_init, listener_key)
+    TranscriptCache, _folded, _worker_hear, _worker_init, doubted, listener_key, reads_back)
 from bench.spoken_corpus import CONDITIONS, VOICES, Clip, cache_dir  # noqa: E402
 from bench.understand import DEFAULT_TESTS, fixture_home  # noqa: E402
 from services.dialogue.nlu.heard import SHIPPED_HEARD_FILE, sample_home  # noqa: E402
@@ -163,7 +163,7 @@ def calibrate_grammar_margin(model, args) -> int:
                 continue
             meant = model.understand(clip.text)
             said = model.understand(candidate[0])
-            right = said.intent is not None and (said.intent, _folded(said.slots)) == (meant.intent, _folded(meant.slots))
+            right = said.intent is not None and _same_meaning(said, meant)
             found.append((candidate[1], right))
     print(f"grammar margin: {len(clips)} clips, a command near the first reading in {len(found)}")
     print(f"{'margin':>8s}{'added':>8s}{'meaning what was said':>24s}{'not':>6s}")
@@ -214,17 +214,16 @@ def _acted(reference, pick, clear: bool, min_rival_margin: float | None = None) 
     """(acted rightly, acted wrongly) on a pick heard_clearly trusts (``clear``) unless its rival is
     closer than ``min_rival_margin`` (the shipped MIN_RIVAL_MARGIN when None); as the conversation
     does, "stop" and "never mind" are carried out unchecked."""
-    from services.dialogue.conversation import UNCHECKED_INTENTS
-    from services.spoken import confidence
-
-    if min_rival_margin is None:
-        min_rival_margin = confidence.MIN_RIVAL_MARGIN
     result = pick.understanding
-    if result.intent is None or (result.intent not in UNCHECKED_INTENTS
-                                 and (not clear or pick.rival_margin < min_rival_margin)):
+    if result.intent is None or reads_back(pick, clear, min_rival_margin):
         return False, False
-    ok = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
+    ok = _same_meaning(result, reference)
     return ok, not ok
+
+
+def _same_meaning(understood, reference) -> bool:
+    """The same intent and slots (letter case aside, as the bench judges)."""
+    return (understood.intent, _folded(understood.slots)) == (reference.intent, _folded(reference.slots))
 
 
 def calibrate_command_bonus(model, home, args) -> int:
@@ -292,14 +291,13 @@ def report_unclear(cases: list[tuple]) -> None:
     been right or wrong had she acted on them anyway: the evidence for which intents may go unchecked
     (services/dialogue/conversation.py: UNCHECKED_INTENTS)."""
     from services.dialogue.conversation import UNCHECKED_INTENTS
-    from services.spoken.confidence import MIN_RIVAL_MARGIN
 
     counts: dict[str, list[int]] = {}
     for _, reference, pick, clear in cases:
         result = pick.understanding
-        if result.intent is None or (clear and pick.rival_margin >= MIN_RIVAL_MARGIN):
+        if result.intent is None or not doubted(pick, clear):
             continue
-        right = (result.intent, _folded(result.slots)) == (reference.intent, _folded(reference.slots))
+        right = _same_meaning(result, reference)
         counts.setdefault(result.intent, [0, 0])[0 if right else 1] += 1
     print("unclear requests, per intent: right / wrong had she acted anyway"
           f" (unchecked, so acted on: {', '.join(sorted(UNCHECKED_INTENTS))})")
@@ -406,8 +404,7 @@ def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:
             continue
         text = normalize_transcript(heard, vocabulary)
         result = model.understand(text)
-        right = result.intent is not None and (result.intent, _folded(result.slots)) == (
-            reference.intent, _folded(reference.slots))
+        right = result.intent is not None and _same_meaning(result, reference)
         template = result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
         outcomes.append((right, result.intent is not None, heard_confidence, template,
                          bool(vocabulary.unknown_words(text)), result.confidence,
