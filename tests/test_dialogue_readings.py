@@ -71,3 +71,18 @@ def test_a_close_reading_that_means_something_else_is_a_rival_and_agreeing_readi
     pick = understand_likeliest([Reading("turn off the light", 0.5), Reading("turn off the light", 0.4),
                                  Reading("turn of the lie", 0.45)], on_or_off)
     assert pick.rival_margin == math.inf
+
+
+def test_a_reading_that_differs_only_in_a_small_word_of_a_free_text_value_is_no_rival():
+    def shopping(text: str) -> Understanding:
+        item = text.removeprefix("add ").removesuffix(" to my list")
+        return Understanding(text, "HassShoppingListAddItem", {"item": item}, 0.95, 1.0)
+
+    # "the apples" and "apples" are the same item on the list
+    pick = understand_likeliest([Reading("add apples to my list", 0.5), Reading("add the apples to my list", 0.45)],
+                                shopping)
+    assert pick.rival_margin == math.inf
+    # "maples" is another item
+    pick = understand_likeliest([Reading("add apples to my list", 0.5), Reading("add maples to my list", 0.45)],
+                                shopping)
+    assert pick.rival_margin < 0.2

@@ -32,6 +32,8 @@ DEVICE_PHRASES = [
     ("a timer for one hour", "a timer for 1 hour"),
     ("a timer for 1 and a 1/2 hours.", "a timer for 1 and a 1/2 hours"),  # as Whisper writes "and a half"
     ("what’s the time", "what's the time"),
+    ("What's the CO2 level?", "what's the co2 level"),  # letters then digits: one word, as in the sentences
+    ("is the PM2.5 high.", "is the pm2.5 high"),
     ("", ""),
     ("...", ""),
 ])

@@ -182,6 +182,21 @@ def test_set_home_takes_new_names_without_retraining(model: DialogueModel) -> No
         model.set_home(HOME)
 
 
+def test_a_name_with_a_chemical_formula_is_heard_as_that_name(model: DialogueModel) -> None:
+    """Whisper writes "CO2"; read as "co 2" it named another sensor ("CO"), not the one asked about."""
+    from services.spoken import normalize_transcript
+
+    extra = Home.from_dicts(
+        [{"entity_id": "sensor.office_co2", "name": "Office CO2 Sensor", "area": "Office"},
+         {"entity_id": "sensor.office_co", "name": "Office CO Sensor", "area": "Office"}], areas=["Office"])
+    try:
+        model.set_home(extra)
+        understood = model.understand(normalize_transcript("What's the office CO2 sensor?"))
+        assert (understood.intent, understood.slots) == ("HassGetState", {"name": "Office CO2 Sensor"})
+    finally:
+        model.set_home(HOME)
+
+
 def test_phrases_are_bounded_and_use_the_home(model: DialogueModel) -> None:
     phrases = model.phrases()
     assert 1000 < len(phrases) <= 5000

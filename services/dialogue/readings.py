@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -92,6 +93,17 @@ def understand_likeliest(readings: list[Reading], understand: Callable[[str], Un
     return best
 
 
+# Words that change no slot's meaning: "the apples" is the item "apples", "who is it home" asks who is
+# "home". Whisper hears such small words in and out of a free-text value ("remove the apples on my
+# list" beside "remove apples on my list"); as a rival, that is the same request.
+FILLER_WORDS = frozenset("a an the my our your his her their its it this that".split())
+
+
 def _meaning(pick: Pick) -> tuple:
-    """What acting on the pick would do: its intent and slots."""
-    return pick.understanding.intent, sorted(pick.understanding.slots.items(), key=lambda item: item[0])
+    """What acting on the pick would do: its intent and slots (text values as their words, in lower
+    case, without filler words)."""
+    def value(slot_value: object) -> object:
+        if not isinstance(slot_value, str):
+            return slot_value
+        return tuple(word for word in re.findall(r"[\w']+", slot_value.lower()) if word not in FILLER_WORDS)
+    return pick.understanding.intent, sorted((name, value(v)) for name, v in pick.understanding.slots.items())

@@ -4,6 +4,8 @@
 'turn on the living room lights please'
 >>> normalize_transcript("Set a 5-minute pizza timer")
 'set a 5 minute pizza timer'
+>>> normalize_transcript("What's the CO2 level?")
+"what's the co2 level"
 >>> numbers_to_digits("a hundred and twenty five degrees")
 '125 degrees'
 """
@@ -30,7 +32,9 @@ _COUNTED = {
     "day", "days", "ounce", "ounces", "cup", "cups", "gram", "grams", "pound", "pounds", "liter", "liters",
     "litre", "litres", "inch", "inches", "foot", "feet", "am", "pm", "o'clock", "times", "point",
 }
-_TOKEN_RE = re.compile(r"\d+/\d+|\d+(?:[.:]\d+)?%?|[a-z]+(?:'[a-z]+)?|%")
+# Letters then digits stay one word: the names of what a sensor measures ("co2", "o3", "pm2.5",
+# "no2") are written so in Home Assistant's sentences; split ("co 2") they match none.
+_TOKEN_RE = re.compile(r"\d+/\d+|\d+(?:[.:]\d+)?%?|[a-z]+\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|%")
 
 
 def _number_run(words: list[str], start: int) -> tuple[int, int]:
