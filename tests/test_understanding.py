@@ -392,6 +392,13 @@ DECIMAL_DURATIONS = [
     ("set a timer for 2 1/2 minutes", {"minutes": 2, "seconds": 30}),
     ("set a timer for 3/4 hours", {"minutes": 45}),
     ("set a timer for 1 and a 1/2 hours", {"hours": 1, "minutes": 30}),  # the sentences' own form
+    # Fractions in words: matched as "an hour" with the fraction skipped, they set one-hour timers.
+    ("set a timer for a quarter of an hour", {"minutes": 15}),
+    ("set a timer for three quarters of an hour", {"minutes": 45}),
+    ("set a timer for an hour and a quarter", {"hours": 1, "minutes": 15}),
+    ("set a half hour timer", {"minutes": 30}),
+    ("set a timer for half an hour", {"minutes": 30}),
+    ("set a timer for two minutes and a half", {"minutes": 2, "seconds": 30}),
 ]
 
 
@@ -401,6 +408,16 @@ def test_a_decimal_duration_is_the_time_said(model: DialogueModel, text: str, sl
     assert (result.intent, result.slots) == ("HassStartTimer", slots)
     # A decimal that is no duration stays as said.
     assert model.understand("set the temperature to 20.5 degrees").slots.get("temperature") == 20.5
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), [
+    ("set the egg timer for 5 minutes", "HassStartTimer", {"name": "egg", "minutes": 5}),
+    ("pause your timer", "HassPauseTimer", {}),  # not a timer named "your"
+    ("how long is left on my tea timer", "HassTimerStatus", {"name": "tea"}),
+])
+def test_a_timer_is_named_without_its_article(model: DialogueModel, text: str, intent: str, slots: dict) -> None:
+    result = model.understand(text)
+    assert (result.intent, result.slots) == (intent, slots)
 
 
 def test_a_setting_without_its_value_is_not_a_confident_setting(model: DialogueModel) -> None:

@@ -79,6 +79,18 @@ _DECIMAL_DURATION_RE = re.compile(r"\b(\d+)\.(\d+) (hour|minute)s?\b", re.IGNORE
 # "2 1/2 minutes", "1/4 hour" (not "1 and a 1/2 hours", which the sentences take as it is).
 _FRACTION_DURATION_RE = re.compile(r"(?<!and a )\b(?:(\d+) )?(\d+)/(\d+) (hour|minute)s?\b", re.IGNORECASE)
 _SMALLER_UNIT = {"hour": "minute", "minute": "second"}
+# Fractions said in words: "a quarter of an hour", "a half hour", "three quarters of an hour", "an
+# hour and a quarter", "2 and a quarter hours". The timer sentences know only "half an hour" and
+# "... and a half"; the rest they matched as one hour (the fraction skipped), a confident wrong timer.
+_SPOKEN_FRACTIONS = {"half": 0.5, "quarter": 0.25, "three quarter": 0.75, "three quarters": 0.75}
+_FRACTION_WORDS = r"(half|quarter|three quarters?)"
+_WHOLE_AND_FRACTION_RE = re.compile(  # "an hour and a quarter", "2 minutes and a half"
+    rf"\b(\d+|an?|one) (hour|minute)s? and (?:a )?{_FRACTION_WORDS}\b", re.IGNORECASE)
+_WHOLE_AND_FRACTION_UNIT_RE = re.compile(  # "2 and a quarter hours"
+    rf"\b(\d+|one) and (?:a )?{_FRACTION_WORDS} (hour|minute)s?\b", re.IGNORECASE)
+_FRACTION_OF_UNIT_RE = re.compile(  # "a quarter of an hour", "a half hour", "half a minute" (not "... and a half")
+    rf"(?<!and )(?<!and a )\b((?:a|one) )?{_FRACTION_WORDS}(?: of)?(?: an?)? (hour|minute)s?\b( timer)?",
+    re.IGNORECASE)
 # A greedy free-text template ("what is {query}"; its block's metadata has check_free_text: true)
 # is taken only if its free text is about the user or someone they know ("my keys", "Amy's
 # birthday") or the neural head finds its intent at least this likely: "what's the weather
@@ -458,7 +470,29 @@ def normalise_text(text: str | None) -> str:
     text = _THOUSANDS_COMMA_RE.sub("", (text or "").replace("’", "'"))
     text = _FRACTION_DURATION_RE.sub(_fraction_duration, text)
     text = _DECIMAL_DURATION_RE.sub(_decimal_duration, text)
+    text = _spoken_fraction_durations(text)
     return " ".join(_PUNCTUATION_RE.sub(" ", text).split())
+
+
+def _spoken_fraction_durations(text: str) -> str:
+    """'a quarter of an hour' -> '15 minutes', 'an hour and a quarter' -> '1 hour and 15 minutes'."""
+    def whole(word: str) -> int:
+        return int(word) if word.isdigit() else 1  # "an hour", "one minute"
+
+    text = _WHOLE_AND_FRACTION_RE.sub(lambda m: _in_whole_units(
+        whole(m.group(1)), _SPOKEN_FRACTIONS[m.group(3).lower()], m.group(2)), text)
+    text = _WHOLE_AND_FRACTION_UNIT_RE.sub(lambda m: _in_whole_units(
+        whole(m.group(1)), _SPOKEN_FRACTIONS[m.group(2).lower()], m.group(3)), text)
+    return _FRACTION_OF_UNIT_RE.sub(_fraction_of_unit, text)
+
+
+def _fraction_of_unit(match: re.Match) -> str:
+    """'a quarter of an hour' -> '15 minutes'; 'a half hour timer' -> 'a 30 minute timer'."""
+    article, fraction, unit, timer = match.groups()
+    duration = _in_whole_units(0, _SPOKEN_FRACTIONS[fraction.lower()], unit)
+    if timer:  # said before the noun, the unit is singular and the article stays
+        return f"{article or ''}{duration.removesuffix('s')}{timer}"
+    return duration
 
 
 def _fraction_duration(match: re.Match) -> str:
@@ -490,14 +524,31 @@ def _slot_values(result: Any, text: str = "") -> dict[str, Any]:
     if whole:
         return {whole: text}  # the statement itself: "I like my coffee black"
     slots = {}
+    timer = "Timer" in result.intent.name
     for entity in result.entities.values():
         value = entity.value
         if isinstance(value, str) and entity.is_wildcard:
             value = value.strip()
+            if timer and entity.name == "name":
+                value = _timer_name(value)
+                if not value:
+                    continue  # "pause your timer": no name said
         elif isinstance(value, float) and value.is_integer():
             value = int(value)  # "5 minutes" is 5, not 5.0
         slots[entity.name] = value
     return slots
+
+
+# "{name} timer" takes the words before "timer": "the pizza timer" is the timer "pizza", and "your
+# timer" is no named timer at all (named "your", it would be a timer no one asked for or can find).
+_TIMER_NAME_DETERMINERS = frozenset("the a an my your our this that".split())
+
+
+def _timer_name(value: str) -> str:
+    words = value.split()
+    while words and words[0].lower() in _TIMER_NAME_DETERMINERS:
+        words.pop(0)
+    return " ".join(words)
 
 
 def _slot_lists(sentences: SentenceSet, home: Home) -> dict[str, Any]:
