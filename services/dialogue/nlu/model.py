@@ -243,6 +243,7 @@ class DialogueModel:
 
     def _understand(self, engine: _Engine, text: str, context: dict[str, Any] | None) -> Understanding:
         started = time.perf_counter()
+        said = normalise_text(text, durations=False)
         text = normalise_text(text)
         if not _WORD_RE.search(text):
             return Understanding(text, None, {}, 0.0, _ms(started))
@@ -252,7 +253,7 @@ class DialogueModel:
         embedding, piece_ids = self._encoder.encode_with_pieces(text)
         probs = engine.heads.probabilities(embedding, piece_ids)
         try:
-            matched = self._match_templates(engine, text, intent_context, probs)
+            matched = self._match_templates(engine, text, intent_context, probs, said)
         except Exception:  # a template hassil cannot use must not take understanding down
             _LOGGER.exception("Template matching failed for %r; using the neural model alone", text)
             matched = None
@@ -291,21 +292,27 @@ class DialogueModel:
         for text in WARM_UP_TEXTS:
             self._understand(engine, text, None)
 
-    def _match_templates(self, engine: _Engine, text: str, context: dict[str, Any], probs: np.ndarray):
+    def _match_templates(self, engine: _Engine, text: str, context: dict[str, Any], probs: np.ndarray,
+                         said: str | None = None):
         """Exact template match: the device's and user's sentences first, then Home Assistant's.
 
-        Home Assistant's templates are tried first only for the intents the neural head finds
-        plausible (the bulk of hassil's time is spent failing on the others), then all of them.
+        The device's and user's sentences are tried on the words as ``said`` first (a user's list
+        may hold "half an hour", which ``text`` has as "30 minutes"; a fact keeps its wording), then
+        on ``text``. Home Assistant's templates are tried first only for the intents the neural head
+        finds plausible (the bulk of hassil's time is spent failing on the others), then all of them.
         """
-        own = recognize_best(
-            text, engine.own_intents, slot_lists=engine.slot_lists, intent_context=context,
-            language=self.language, best_slot_name="name",
-        )
+        for own_text in dict.fromkeys([said or text, text]):
+            own = recognize_best(
+                own_text, engine.own_intents, slot_lists=engine.slot_lists, intent_context=context,
+                language=self.language, best_slot_name="name",
+            )
+            if own is not None:
+                break
         own_wild = own is not None and any(e.is_wildcard for e in own.entities.values())
-        if own_wild and not self._free_text_fits(engine, own, text, probs):
+        if own_wild and not self._free_text_fits(engine, own, own_text, probs):
             own, own_wild = None, False
         if own is not None and not own_wild and own.intent.name not in engine.ha_intents.intents:
-            return own.intent.name, _slot_values(own, text), TEMPLATE_CONFIDENCE
+            return own.intent.name, _slot_values(own, own_text), TEMPLATE_CONFIDENCE
         labels = engine.heads.labels
         likely = [labels[i] for i in np.argsort(-probs)[:GATE_TOP] if probs[i] >= GATE_MIN_PROBABILITY]
         likely = [name for name in likely if name in engine.ha_intents.intents]
@@ -327,12 +334,12 @@ class DialogueModel:
                 break
         if own is not None and not own_wild and (ha is None or _exact_slots(ha) <= _exact_slots(own)):
             # The device's own wording of an HA intent, unless HA's adds slots (e.g. the area).
-            return own.intent.name, _slot_values(own, text), TEMPLATE_CONFIDENCE
+            return own.intent.name, _slot_values(own, own_text), TEMPLATE_CONFIDENCE
         if ha is not None:
             wild = any(e.is_wildcard for e in ha.entities.values())
             return ha.intent.name, _slot_values(ha), WILDCARD_TEMPLATE_CONFIDENCE if wild else TEMPLATE_CONFIDENCE
         if own is not None:
-            return own.intent.name, _slot_values(own, text), WILDCARD_TEMPLATE_CONFIDENCE
+            return own.intent.name, _slot_values(own, own_text), WILDCARD_TEMPLATE_CONFIDENCE
         return None
 
     @staticmethod
@@ -470,8 +477,10 @@ def _is_personal(text: str) -> bool:
     return any(w in _PERSONAL_WORDS or (w.endswith("'s") and w not in _NOT_POSSESSIVE) for w in words)
 
 
-def normalise_text(text: str | None) -> str:
-    """The words as said: transcriber punctuation out, spaces tidied, case and apostrophes kept.
+def normalise_text(text: str | None, durations: bool = True) -> str:
+    """The words as said: transcriber punctuation out, spaces tidied, case and apostrophes kept;
+    with ``durations``, durations in the whole units the timer sentences take ("1.5 hours", "a
+    quarter of an hour", "5 mins").
 
     >>> normalise_text("Set a timer.  ")
     'Set a timer'
@@ -479,11 +488,12 @@ def normalise_text(text: str | None) -> str:
     'Volume -10 please'
     """
     text = _THOUSANDS_COMMA_RE.sub("", (text or "").replace("’", "'"))
-    text = _FRACTION_DURATION_RE.sub(_fraction_duration, text)
-    text = _DECIMAL_DURATION_RE.sub(_decimal_duration, text)
-    text = _spoken_fraction_durations(text)
-    text = _UNIT_ABBREVIATION_RE.sub(lambda m: f"{m.group(1)} {_UNIT_ABBREVIATIONS[m.group(2).lower()]}", text)
-    text = _A_COUPLE_RE.sub(r"2 \1", text)
+    if durations:
+        text = _FRACTION_DURATION_RE.sub(_fraction_duration, text)
+        text = _DECIMAL_DURATION_RE.sub(_decimal_duration, text)
+        text = _spoken_fraction_durations(text)
+        text = _UNIT_ABBREVIATION_RE.sub(lambda m: f"{m.group(1)} {_UNIT_ABBREVIATIONS[m.group(2).lower()]}", text)
+        text = _A_COUPLE_RE.sub(r"2 \1", text)
     return " ".join(_PUNCTUATION_RE.sub(" ", text).split())
 
 
