@@ -676,6 +676,15 @@ def test_not_understood_is_said_plainly_and_does_nothing(talk_in, phrase):
     talk_in(scenario)
 
 
+def test_a_request_that_leaves_something_out_says_so_and_does_nothing(talk_in):
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say("turn off all the lights except the kitchen")
+        assert has(reply, "one at a time"), reply
+        assert talk.published == []
+
+    talk_in(scenario)
+
+
 def test_replies_vary(talk_in):
     async def scenario(talk: Talk) -> None:
         replies = [await talk.say("set a timer for five minutes") for _ in range(4)]

@@ -24,6 +24,10 @@ RESPONSES: dict[str, list[str]] = {
         "I'm not sure what you meant. Try me again?",
         "That one went over my head. Say it differently?",
     ],
+    "cannot_leave_out": [
+        "I can't leave things out yet. Tell me what to change, one at a time.",
+        "Sorry, I can't do \"all but\" yet. Name what you'd like changed, one at a time.",
+    ],
     "not_understood_answer": [
         "Sorry, I still didn't get that. {question}",
         "Hmm, I missed that. {question}",

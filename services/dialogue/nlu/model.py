@@ -87,7 +87,7 @@ _UNIT_ABBREVIATION_RE = re.compile(r"\b(\d+) (hrs?|mins?|secs?)\b", re.IGNORECAS
 _A_COUPLE_RE = re.compile(r"\ba couple (?:of )?(hours|minutes|seconds)\b", re.IGNORECASE)
 # Requests that leave something out ("all the lights except the kitchen") are beyond the device;
 # taken as a template match they did the opposite of what was asked (the kitchen lights alone off).
-_EXCLUSION_RE = re.compile(r"\b(except|excluding|apart from|other than|but not)\b", re.IGNORECASE)
+EXCLUSION_RE = re.compile(r"\b(except|excluding|apart from|other than|but not)\b", re.IGNORECASE)
 # Fractions said in words: "a quarter of an hour", "a half hour", "three quarters of an hour", "an
 # hour and a quarter", "2 and a quarter hours". The timer sentences know only "half an hour" and
 # "... and a half"; the rest they matched as one hour (the fraction skipped), a confident wrong timer.
@@ -247,7 +247,7 @@ class DialogueModel:
         text = normalise_text(text)
         if not _WORD_RE.search(text):
             return Understanding(text, None, {}, 0.0, _ms(started))
-        if _EXCLUSION_RE.search(text):
+        if EXCLUSION_RE.search(text):
             return Understanding(text, None, {}, 0.0, _ms(started))
         intent_context = dict(context or {})
         embedding, piece_ids = self._encoder.encode_with_pieces(text)
