@@ -395,6 +395,7 @@ DECIMAL_DURATIONS = [
     # Fractions in words: matched as "an hour" with the fraction skipped, they set one-hour timers.
     ("set a timer for a quarter of an hour", {"minutes": 15}),
     ("set a timer for three quarters of an hour", {"minutes": 45}),
+    ("set a timer for 3 quarters of an hour", {"minutes": 45}),  # as the listener's transcript has it
     ("set a timer for an hour and a quarter", {"hours": 1, "minutes": 15}),
     ("set a half hour timer", {"minutes": 30}),
     ("set a timer for half an hour", {"minutes": 30}),

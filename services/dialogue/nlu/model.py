@@ -91,14 +91,15 @@ EXCLUSION_RE = re.compile(r"\b(except|excluding|apart from|other than|but not)\b
 # Fractions said in words: "a quarter of an hour", "a half hour", "three quarters of an hour", "an
 # hour and a quarter", "2 and a quarter hours". The timer sentences know only "half an hour" and
 # "... and a half"; the rest they matched as one hour (the fraction skipped), a confident wrong timer.
-_SPOKEN_FRACTIONS = {"half": 0.5, "quarter": 0.25, "three quarter": 0.75, "three quarters": 0.75}
-_FRACTION_WORDS = r"(half|quarter|three quarters?)"
+_SPOKEN_FRACTIONS = {"half": 0.5, "quarter": 0.25, "three quarter": 0.75, "three quarters": 0.75,
+                     "3 quarter": 0.75, "3 quarters": 0.75}  # a transcript has its numbers in digits
+_FRACTION_WORDS = r"(half|quarter|(?:three|3) quarters?)"
 _WHOLE_AND_FRACTION_RE = re.compile(  # "an hour and a quarter", "2 minutes and a half"
     rf"\b(\d+|an?|one) (hour|minute)s? and (?:a )?{_FRACTION_WORDS}\b", re.IGNORECASE)
 _WHOLE_AND_FRACTION_UNIT_RE = re.compile(  # "2 and a quarter hours"
     rf"\b(\d+|one) and (?:a )?{_FRACTION_WORDS} (hour|minute)s?\b", re.IGNORECASE)
 _FRACTION_OF_UNIT_RE = re.compile(  # "a quarter of an hour", "a half hour", "half a minute" (not "... and a half")
-    rf"(?<!and )(?<!and a )\b((?:a|one) )?{_FRACTION_WORDS}(?: of)?(?: an?)? (hour|minute)s?\b( timer)?",
+    rf"(?<!and )(?<!and a )\b((?:a|one|1) )?{_FRACTION_WORDS}(?: of)?(?: an?)? (hour|minute)s?\b( timer)?",
     re.IGNORECASE)
 # A greedy free-text template ("what is {query}"; its block's metadata has check_free_text: true)
 # is taken only if its free text is about the user or someone they know ("my keys", "Amy's
@@ -513,8 +514,9 @@ def _fraction_of_unit(match: re.Match) -> str:
     """'a quarter of an hour' -> '15 minutes'; 'a half hour timer' -> 'a 30 minute timer'."""
     article, fraction, unit, timer = match.groups()
     duration = _in_whole_units(0, _SPOKEN_FRACTIONS[fraction.lower()], unit)
-    if timer:  # said before the noun, the unit is singular and the article stays
-        return f"{article or ''}{duration.removesuffix('s')}{timer}"
+    if timer:  # said before the noun, the unit is singular and "a" stays ("a half hour timer")
+        kept = article if article and article.strip().lower() == "a" else ""
+        return f"{kept}{duration.removesuffix('s')}{timer}"
     return duration
 
 
