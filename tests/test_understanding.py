@@ -430,6 +430,8 @@ def test_a_request_that_leaves_something_out_is_not_done_the_wrong_way_round(mod
                                                                            text: str) -> None:
     # Taken as a template match it switched the one thing left out; the device cannot do "except".
     assert model.understand(text).intent is None
+    # A fact may leave something out
+    assert model.understand("remember that I eat anything except fish").slots == {"fact": "I eat anything except fish"}
 
 
 def test_a_setting_without_its_value_is_not_a_confident_setting(model: DialogueModel) -> None:

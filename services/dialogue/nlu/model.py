@@ -85,8 +85,9 @@ _UNIT_ABBREVIATIONS = {"hr": "hour", "hrs": "hours", "min": "minute", "mins": "m
                        "secs": "seconds"}
 _UNIT_ABBREVIATION_RE = re.compile(r"\b(\d+) (hrs?|mins?|secs?)\b", re.IGNORECASE)
 _A_COUPLE_RE = re.compile(r"\ba couple (?:of )?(hours|minutes|seconds)\b", re.IGNORECASE)
-# Requests that leave something out ("all the lights except the kitchen") are beyond the device;
-# taken as a template match they did the opposite of what was asked (the kitchen lights alone off).
+# Requests of the home that leave something out ("all the lights except the kitchen") are beyond
+# the device; taken as a template match they did the opposite of what was asked (the kitchen lights
+# alone off). Her own intents keep such words: "remember that I eat anything except fish".
 EXCLUSION_RE = re.compile(r"\b(except|excluding|apart from|other than|but not)\b", re.IGNORECASE)
 # Fractions said in words: "a quarter of an hour", "a half hour", "three quarters of an hour", "an
 # hour and a quarter", "2 and a quarter hours". The timer sentences know only "half an hour" and
@@ -248,8 +249,6 @@ class DialogueModel:
         text = normalise_text(text)
         if not _WORD_RE.search(text):
             return Understanding(text, None, {}, 0.0, _ms(started))
-        if EXCLUSION_RE.search(text):
-            return Understanding(text, None, {}, 0.0, _ms(started))
         intent_context = dict(context or {})
         embedding, piece_ids = self._encoder.encode_with_pieces(text)
         probs = engine.heads.probabilities(embedding, piece_ids)
@@ -260,11 +259,15 @@ class DialogueModel:
             matched = None
         if matched is not None:
             intent, slots, confidence = matched
-            return Understanding(text, intent, slots, confidence, _ms(started))
-        intent, slots, confidence = self._neural(engine, text, embedding, intent_context, probs)
-        if confidence < CONFIDENCE_MIN:
-            intent, slots = None, {}
-        return Understanding(text, intent, slots, round(confidence, 3), _ms(started))
+        else:
+            intent, slots, confidence = self._neural(engine, text, embedding, intent_context, probs)
+            confidence = round(confidence, 3)
+            if confidence < CONFIDENCE_MIN:
+                intent, slots = None, {}
+        if intent is not None and intent.startswith("Hass") and EXCLUSION_RE.search(text):
+            # "Turn off all the lights except the kitchen" (a fact to remember may say "except")
+            intent, slots, confidence = None, {}, 0.0
+        return Understanding(text, intent, slots, confidence, _ms(started))
 
     def grammar(self):
         """The sentences the model knows with this home's names, as a word graph for the listener
