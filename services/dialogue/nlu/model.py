@@ -261,9 +261,9 @@ class DialogueModel:
             intent, slots, confidence = matched
         else:
             intent, slots, confidence = self._neural(engine, text, embedding, intent_context, probs)
-            confidence = round(confidence, 3)
             if confidence < CONFIDENCE_MIN:
                 intent, slots = None, {}
+            confidence = round(confidence, 3)
         if intent is not None and intent.startswith("Hass") and EXCLUSION_RE.search(text):
             # "Turn off all the lights except the kitchen" (a fact to remember may say "except")
             intent, slots, confidence = None, {}, 0.0
