@@ -685,6 +685,16 @@ def test_a_request_that_leaves_something_out_says_so_and_does_nothing(talk_in):
     talk_in(scenario)
 
 
+def test_a_request_for_a_set_time_says_so_and_does_nothing(talk_in):
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say("turn on the lights at 7 pm")
+        assert has(reply, "set time"), reply
+        reply = await talk.say("don't turn on the lights")
+        assert talk.published == []
+
+    talk_in(scenario)
+
+
 def test_replies_vary(talk_in):
     async def scenario(talk: Talk) -> None:
         replies = [await talk.say("set a timer for five minutes") for _ in range(4)]

@@ -434,6 +434,21 @@ def test_a_request_that_leaves_something_out_is_not_done_the_wrong_way_round(mod
     assert model.understand("remember that I eat anything except fish").slots == {"fact": "I eat anything except fish"}
 
 
+@pytest.mark.parametrize(("text", "intent"), [
+    ("do not turn off the tv", None),  # it was turned off
+    ("turn on the lights at 7 pm", None),  # at once, not at 7 pm
+    ("turn off the lights tomorrow", None),
+    ("turn up the heating by 2 degrees", None),  # set to 2 degrees
+])
+def test_a_request_of_the_home_is_not_done_otherwise_than_asked(model: DialogueModel, text: str,
+                                                                intent: str | None) -> None:
+    result = model.understand(text)
+    assert (result.intent, result.slots) == (intent, {})
+    # what she can do stays done
+    assert model.understand("turn the lights off in 2 hours").intent == "HassStartTimer"
+    assert model.understand("set the thermostat to 20 degrees").slots.get("temperature") == 20
+
+
 def test_a_setting_without_its_value_is_not_a_confident_setting(model: DialogueModel) -> None:
     # "to the max" is a brightness; "to the zebra" is none: the request is half understood at best.
     assert model.understand("set the bedroom brightness to the max").slots.get("brightness") == 100

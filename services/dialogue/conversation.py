@@ -27,7 +27,7 @@ from .alarms import ALARM_INTENTS, Alarms
 from .home_control import BRIGHTNESS_STEP_PCT, HOME_INTENTS, HomeControl, Resolution, Target, domain_in_words
 from .memory import Memory, perspective
 from .nlu import Home
-from .nlu.model import EXCLUSION_RE
+from .nlu.model import EXCLUSION_RE, SCHEDULED_RE
 from .responses import Responses, capitalize_first
 from .ringing import Ringer, Ringing
 from .settings import DialogueSettings
@@ -273,8 +273,10 @@ class Conversation:
             elif fallback == "SamanthaRecall":
                 turn.slots = {"query": turn.text}
         if turn.intent is None:
-            # "All the lights except the kitchen": understood well enough to say why it is not done.
-            return Reply(self.say("cannot_leave_out" if EXCLUSION_RE.search(turn.text) else "not_understood"))
+            # "All the lights except the kitchen", "... at 7 pm": understood well enough to say why not.
+            if EXCLUSION_RE.search(turn.text):
+                return Reply(self.say("cannot_leave_out"))
+            return Reply(self.say("cannot_schedule" if SCHEDULED_RE.search(turn.text) else "not_understood"))
         return await self.dispatch(turn)
 
     def _fallback_intent(self, text: str) -> str | None:

@@ -28,6 +28,10 @@ RESPONSES: dict[str, list[str]] = {
         "I can't leave things out yet. Tell me what to change, one at a time.",
         "Sorry, I can't do \"all but\" yet. Name what you'd like changed, one at a time.",
     ],
+    "cannot_schedule": [
+        "I can't do that at a set time yet. I can do it now, or after a while if you say \"in two hours\".",
+        "Setting things for a set time is beyond me for now. Ask me then, or say \"in an hour\".",
+    ],
     "not_understood_answer": [
         "Sorry, I still didn't get that. {question}",
         "Hmm, I missed that. {question}",

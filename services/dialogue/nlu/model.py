@@ -87,8 +87,18 @@ _UNIT_ABBREVIATION_RE = re.compile(r"\b(\d+) (hrs?|mins?|secs?)\b", re.IGNORECAS
 _A_COUPLE_RE = re.compile(r"\ba couple (?:of )?(hours|minutes|seconds)\b", re.IGNORECASE)
 # Requests of the home that leave something out ("all the lights except the kitchen") are beyond
 # the device; taken as a template match they did the opposite of what was asked (the kitchen lights
-# alone off). Her own intents keep such words: "remember that I eat anything except fish".
+# alone off).
 EXCLUSION_RE = re.compile(r"\b(except|excluding|apart from|other than|but not)\b", re.IGNORECASE)
+# A request of the home for later at a set time ("turn on the lights at 7 pm", "... tomorrow") was
+# carried out at once; the device can only do it now or after a while ("in 2 hours").
+SCHEDULED_RE = re.compile(r"\b(tomorrow|tonight|this (morning|afternoon|evening)|"
+                          r"at \d{1,2}(:\d\d)? ?(am|pm|o'clock)|at \d{1,2}:\d\d)\b", re.IGNORECASE)
+# "Don't turn off the TV" was turned off. Not understood rather than "okay": Whisper also hears an
+# espeak voice's "turn" as "don't", and "okay" would then sound as if it had been done.
+_NEGATED_RE = re.compile(r"^(please )?(don't|do not)\b", re.IGNORECASE)
+# "Turn up the heating by 2 degrees" matched as a setting of 2 degrees: a change said with "by" is
+# not the value to set (the device has no relative temperature).
+_CHANGE_BY_RE = re.compile(r"\bby (-)?\d", re.IGNORECASE)
 # Fractions said in words: "a quarter of an hour", "a half hour", "three quarters of an hour", "an
 # hour and a quarter", "2 and a quarter hours". The timer sentences know only "half an hour" and
 # "... and a half"; the rest they matched as one hour (the fraction skipped), a confident wrong timer.
@@ -264,9 +274,12 @@ class DialogueModel:
             if confidence < CONFIDENCE_MIN:
                 intent, slots = None, {}
             confidence = round(confidence, 3)
-        if intent is not None and intent.startswith("Hass") and EXCLUSION_RE.search(text):
-            # "Turn off all the lights except the kitchen" (a fact to remember may say "except")
-            intent, slots, confidence = None, {}, 0.0
+        if intent is not None and _acts_on_the_home(intent):
+            # Her own intents keep such words: "remember that I eat anything except fish".
+            if (_NEGATED_RE.search(text) or EXCLUSION_RE.search(text)
+                    or (SCHEDULED_RE.search(text) and "Timer" not in intent)
+                    or (intent == "HassClimateSetTemperature" and _CHANGE_BY_RE.search(text))):
+                intent, slots, confidence = None, {}, 0.0
         return Understanding(text, intent, slots, confidence, _ms(started))
 
     def grammar(self):
@@ -473,6 +486,12 @@ _DURATION_SLOTS = {"hours", "minutes", "seconds", "start_hours", "start_minutes"
 
 def _exact_slots(result: Any) -> int:
     return sum(not e.is_wildcard for e in result.entities.values())
+
+
+def _acts_on_the_home(intent: str) -> bool:
+    """Whether carrying the intent out changes something (Home Assistant's, not a question)."""
+    return (intent.startswith("Hass") and not intent.startswith("HassGet")
+            and intent not in ("HassNevermind", "HassRespond", "HassTimerStatus"))
 
 
 def _is_personal(text: str) -> bool:
