@@ -27,7 +27,6 @@ from .alarms import ALARM_INTENTS, Alarms
 from .home_control import BRIGHTNESS_STEP_PCT, HOME_INTENTS, HomeControl, Resolution, Target, domain_in_words
 from .memory import Memory, perspective
 from .nlu import Home
-from .nlu.model import EXCLUSION_RE, SCHEDULED_RE
 from .responses import Responses, capitalize_first
 from .ringing import Ringer, Ringing
 from .settings import DialogueSettings
@@ -104,6 +103,10 @@ class LastHome:
     target: Target
     data: dict[str, Any]
     at: float
+
+
+# What she says when the model declined a request of the home (Understanding.declined).
+_DECLINED_REPLIES = {"leaves_out": "cannot_leave_out", "set_time": "cannot_schedule"}
 
 
 class Conversation:
@@ -274,9 +277,7 @@ class Conversation:
                 turn.slots = {"query": turn.text}
         if turn.intent is None:
             # "All the lights except the kitchen", "... at 7 pm": understood well enough to say why not.
-            if EXCLUSION_RE.search(turn.text):
-                return Reply(self.say("cannot_leave_out"))
-            return Reply(self.say("cannot_schedule" if SCHEDULED_RE.search(turn.text) else "not_understood"))
+            return Reply(self.say(_DECLINED_REPLIES.get(turn.declined, "not_understood")))
         return await self.dispatch(turn)
 
     def _fallback_intent(self, text: str) -> str | None:

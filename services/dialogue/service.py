@@ -449,7 +449,7 @@ class DialogueService(Service):
                        and not heard_clearly(understanding, pick.reading.confidence, self.vocabulary, self.grammar,
                                              pick.rival_margin))
         turn = Turn(text, understanding.intent, dict(understanding.slots),
-                    float(understanding.confidence), message.follow_up)
+                    float(understanding.confidence), message.follow_up, understanding.declined)
         assert self.store is not None
         with self.store.deferred():
             reply = await self.conversation.respond(turn, check_first=check_first)

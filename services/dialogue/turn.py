@@ -15,6 +15,7 @@ class Turn:
     slots: dict[str, Any] = field(default_factory=dict)
     confidence: float = 1.0
     follow_up: bool = False  # heard in the follow-up window after a question
+    declined: str = ""  # why the words were not taken as a request (nlu Understanding.declined)
 
     def slot(self, name: str, default: Any = None) -> Any:
         value = self.slots.get(name, default)

@@ -88,11 +88,11 @@ _A_COUPLE_RE = re.compile(r"\ba couple (?:of )?(hours|minutes|seconds)\b", re.IG
 # Requests of the home that leave something out ("all the lights except the kitchen") are beyond
 # the device; taken as a template match they did the opposite of what was asked (the kitchen lights
 # alone off).
-EXCLUSION_RE = re.compile(r"\b(except|excluding|apart from|other than|but not)\b", re.IGNORECASE)
+_EXCLUSION_RE = re.compile(r"\b(except|excluding|apart from|other than|but not)\b", re.IGNORECASE)
 # A request of the home for later at a set time ("turn on the lights at 7 pm", "... tomorrow") was
 # carried out at once; the device can only do it now or after a while ("in 2 hours").
-SCHEDULED_RE = re.compile(r"\b(tomorrow|tonight|this (morning|afternoon|evening)|"
-                          r"at \d{1,2}(:\d\d)? ?(am|pm|o'clock)|at \d{1,2}:\d\d)\b", re.IGNORECASE)
+_SCHEDULED_RE = re.compile(r"\b(tomorrow|tonight|this (morning|afternoon|evening)|"
+                           r"at \d{1,2}(:\d\d)? ?(am|pm|o'clock)|at \d{1,2}:\d\d)\b", re.IGNORECASE)
 # "Don't turn off the TV" was turned off. Not understood rather than "okay": Whisper also hears an
 # espeak voice's "turn" as "don't", and "okay" would then sound as if it had been done.
 _NEGATED_RE = re.compile(r"^(please )?(don't|do not)\b", re.IGNORECASE)
@@ -163,6 +163,10 @@ class Understanding:
     slots: dict[str, Any]
     confidence: float
     elapsed_ms: float
+    # Why a request of the home was not taken although its words matched one: "leaves_out" ("all the
+    # lights except the kitchen"), "set_time" ("... at 7 pm"), "not_as_said" ("don't ...", "by 2
+    # degrees"); "" otherwise. The conversation says why, where it can.
+    declined: str = ""
 
 
 @dataclass
@@ -274,13 +278,10 @@ class DialogueModel:
             if confidence < CONFIDENCE_MIN:
                 intent, slots = None, {}
             confidence = round(confidence, 3)
-        if intent is not None and _acts_on_the_home(intent):
-            # Her own intents keep such words: "remember that I eat anything except fish".
-            if (_NEGATED_RE.search(text) or EXCLUSION_RE.search(text)
-                    or (SCHEDULED_RE.search(text) and "Timer" not in intent)
-                    or (intent == "HassClimateSetTemperature" and _CHANGE_BY_RE.search(text))):
-                intent, slots, confidence = None, {}, 0.0
-        return Understanding(text, intent, slots, confidence, _ms(started))
+        declined = _declined(intent, text) if intent is not None else ""
+        if declined:
+            intent, slots, confidence = None, {}, 0.0
+        return Understanding(text, intent, slots, confidence, _ms(started), declined)
 
     def grammar(self):
         """The sentences the model knows with this home's names, as a word graph for the listener
@@ -488,10 +489,20 @@ def _exact_slots(result: Any) -> int:
     return sum(not e.is_wildcard for e in result.entities.values())
 
 
-def _acts_on_the_home(intent: str) -> bool:
-    """Whether carrying the intent out changes something (Home Assistant's, not a question)."""
-    return (intent.startswith("Hass") and not intent.startswith("HassGet")
-            and intent not in ("HassNevermind", "HassRespond", "HassTimerStatus"))
+def _declined(intent: str, text: str) -> str:
+    """Why a request of the home (Home Assistant's intents that change something, not questions)
+    cannot be carried out as said (Understanding.declined), or "". Her own intents keep such words:
+    "remember that I eat anything except fish"."""
+    if (not intent.startswith("Hass") or intent.startswith("HassGet")
+            or intent in ("HassNevermind", "HassRespond", "HassTimerStatus")):
+        return ""
+    if _EXCLUSION_RE.search(text):
+        return "leaves_out"
+    if _SCHEDULED_RE.search(text) and "Timer" not in intent:
+        return "set_time"
+    if _NEGATED_RE.search(text) or (intent == "HassClimateSetTemperature" and _CHANGE_BY_RE.search(text)):
+        return "not_as_said"
+    return ""
 
 
 def _is_personal(text: str) -> bool:
