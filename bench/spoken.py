@@ -15,9 +15,10 @@ babble) at 15, 9 or 6 dB SNR or left clean, and then heard by:
   (_fixtures.yaml) as the user's entities;
 - samantha+spoken: as the dialogue service acts on the same transcript: normalize_transcript with
   the device's vocabulary, the reading chosen with the grammar's bonus for exact commands, then
-  heard_clearly (ask instead of act when Whisper was unsure of the words and they are no exact
-  command, when no template matched and the model's guess is not sure enough, or when another
-  reading that means something else scored nearly as well);
+  heard_clearly (ask instead of act when services/spoken/confidence.py's act-or-ask model, which
+  weighs how sure Whisper was, how close a reading meaning something else came, whether the words
+  are an exact command or matched a template, and words unknown to the device, finds the chance of
+  being right under two in three);
 - baseline: plain Whisper tiny.en (int8, beam 1, no prompt) on the whole clip, then hassil exact
   template matching with the same installed templates and home.
 
@@ -264,23 +265,14 @@ def home_names(home) -> list[str]:
     return names
 
 
-def doubted(pick, clear: bool, min_rival_margin: float | None = None) -> bool:
-    """Whether the device doubts what it understood: heard_clearly's rules did not trust it
-    (``clear``), or another reading meaning something else came within ``min_rival_margin`` of it
-    (services/spoken: MIN_RIVAL_MARGIN when None)."""
-    from services.spoken import confidence
-
-    margin = confidence.MIN_RIVAL_MARGIN if min_rival_margin is None else min_rival_margin
-    return not clear or pick.rival_margin < margin
-
-
-def reads_back(pick, clear: bool, min_rival_margin: float | None = None) -> bool:
+def reads_back(pick, clear: bool) -> bool:
     """Whether the device asks "Did you mean ...?" instead of acting, as the dialogue service and
-    its conversation decide: an understood request it doubts, unless stop or never mind."""
+    its conversation decide: an understood request heard_clearly does not trust (``clear``), unless
+    stop or never mind."""
     from services.dialogue.conversation import UNCHECKED_INTENTS
 
     intent = pick.understanding.intent
-    return intent is not None and intent not in UNCHECKED_INTENTS and doubted(pick, clear, min_rival_margin)
+    return intent is not None and intent not in UNCHECKED_INTENTS and not clear
 
 
 def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, home, grammar) -> dict:
@@ -308,7 +300,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
-        if reads_back(pick, heard_clearly(result, pick.reading.confidence, vocabulary, grammar)):
+        if reads_back(pick, heard_clearly(pick, normalized[0].confidence if normalized else 0.0, vocabulary, grammar)):
             read_back = judge(result.intent, result.slots, intent, expected)  # ask, do not act
             outcomes["samantha+spoken"].append(dataclasses.replace(
                 judge(None, {}, intent, expected), asked=True, asked_right=read_back.right))
@@ -467,8 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     from services.dialogue.nlu import DialogueModel
     from services.dialogue.nlu.heard import HEARD_FILE, heard_file_digest
     from services.dialogue.nlu.sentences import load_ha_templates
-    from services.spoken import MIN_GUESS_CONFIDENCE, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS
-    from services.spoken.confidence import MIN_RIVAL_MARGIN
+    from services.spoken.confidence import ACT_CHANCE
 
     cases = load_tests(args.tests)
     # In stratified order: the clips are heard in that order, so a run cut short has heard a
@@ -560,10 +551,8 @@ def main(argv: list[str] | None = None) -> int:
           f"with {workers} worker(s); scoring {score_s:.0f} s; model load {model_load_s:.1f} s")
     print("samantha = listener pipeline (Silero VAD + Whisper tiny.en, vocabulary prompt) + dialogue model; "
           "samantha+spoken = same + services.spoken: normalize_transcript, and worth_acting_on (ask instead of "
-          "acting when Whisper was unsure, when no template matched and the model's guess is not sure enough, "
-          f"{MIN_GUESS_CONFIDENCE} / {MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS} with words unknown to the device, or "
-          f"when another reading meaning something else scored within {MIN_RIVAL_MARGIN}; questions too, only stop "
-          "and never mind are done unchecked, as the dialogue service does); "
+          f"acting when the act-or-ask model's chance of being right is under {ACT_CHANCE:.2f}; questions too, "
+          "only stop and never mind are done unchecked, as the dialogue service does); "
           "baseline = plain Whisper tiny.en + hassil exact templates")
     for line in report(items, outcomes, voices, conditions):
         print(line)

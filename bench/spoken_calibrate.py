@@ -1,23 +1,24 @@
 """Calibrate when to ask instead of act, on the device's OWN phrases spoken and heard (never the tests).
 
-    .venv/bin/python bench/spoken_calibrate.py [--phrases 240] [--workers 1]
+    .venv/bin/python bench/spoken_calibrate.py [--phrases 2400] [--workers 2]   # fit the act-or-ask model
 
 Phrases are sampled from the dialogue model's own phrases (its training templates with the home's
 names, as the listener's vocabulary gets them; the home is the tests' fixture home, which is the
 user's home of the benchmark, not its sentences). Each is spoken by one voice in one condition
-(both rotating), heard by the listener's pipeline, and understood; the reference is what the model
-makes of the phrase as written. For each minimum Whisper confidence it prints the share of clips
-acted on rightly and wrongly, and the lowest threshold that keeps wrong actions at or below 1 %;
-then the same with the dialogue model's own confidence when no template matched (the neural
-model's guesses; one minimum when every word is known, one when some are not), choosing the most
-right actions with no more wrong ones than without it.
+(chosen by the phrase's hash), heard by the listener's pipeline, and understood as the dialogue
+service understands it (the readings, the pick, its signs); the reference is what the model makes
+of the phrase as written.
+
+By default it fits services/spoken/confidence.py's act-or-ask model: a logistic regression from the
+signs of each understood request (how sure Whisper was of its first reading, the rival reading's
+margin, exact command, template matched, unknown words) to whether acting on it would be right. It
+prints the weights to ship, the right and wrong actions of the shipped weights and of the fitted
+model cross-validated (5 x 5 folds) beside the acting rule of no model at all, per condition.
 
     .venv/bin/python bench/spoken_calibrate.py --listener-key listener-6918ccbc4454857a41fc  # cached only
-    .venv/bin/python bench/spoken_calibrate.py --heard    # the clips held out of models/heard-sentences.jsonl
     .venv/bin/python bench/spoken_calibrate.py --grammar-margin   # the listener's GRAMMAR_MARGIN
     .venv/bin/python bench/spoken_calibrate.py --command-bonus    # the dialogue's COMMAND_BONUS
     .venv/bin/python bench/spoken_calibrate.py --noise    # the listener's noise SUPPRESSION_LEVEL
-    .venv/bin/python bench/spoken_calibrate.py --rival-margin   # MIN_RIVAL_MARGIN (services/spoken)
 
 --grammar-margin hears the same own-phrase clips with the listener's Whisper and, where its first
 reading is no command, takes the command nearest to it that Whisper scores best (how much less likely
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
 import multiprocessing
 import os
@@ -41,30 +41,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.spoken import (  # noqa: E402
-    TranscriptCache, _folded, _worker_hear, _worker_init, doubted, listener_key, reads_back)
+    TranscriptCache, _folded, _worker_hear, _worker_init, listener_key, reads_back)
 from bench.spoken_corpus import CONDITIONS, VOICES, Clip, cache_dir  # noqa: E402
 from bench.understand import DEFAULT_TESTS, fixture_home  # noqa: E402
-from services.dialogue.nlu.heard import SHIPPED_HEARD_FILE, sample_home  # noqa: E402
 
-THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 17)]
-MODEL_THRESHOLDS = [round(0.5 + 0.05 * i, 2) for i in range(0, 10)]  # the model never acts below 0.5
-NEVER = 1.01  # a model-confidence minimum no guess reaches
-WRONG_ACTIONS_MAX = 0.01
-# When the 1 % bar costs nearly every right action, the threshold that weighs a wrong action as
-# two missed commands (a wrong light off is worse than "sorry, say that again").
-WRONG_ACTION_COST = 2.0
+# A wrong action weighs as much as two missed commands (services/spoken/confidence.py says why).
+from services.spoken.confidence import WRONG_ACTION_COST  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phrases", type=int, default=240)
+    parser.add_argument("--phrases", type=int, default=2400)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--listener-key", help="score the clips cached under this listener key; hear nothing")
-    parser.add_argument("--heard", nargs="?", type=Path, const=SHIPPED_HEARD_FILE, metavar="FILE",
-                        help="calibrate on the clips held out of the heard training sentences (other voices "
-                             "and noise than the bench's; default models/heard-sentences.jsonl): nothing is heard")
-    parser.add_argument("--all", action="store_true", help="with --heard: every clip of the file, not only the "
-                        "held-out ones (fair while the model does not learn from it, the default)")
     parser.add_argument("--command-bonus", action="store_true",
                         help="calibrate the dialogue's COMMAND_BONUS on the own-phrase clips, the whole chain as "
                              "the service runs it (readings, normalisation, act or ask)")
@@ -73,53 +62,33 @@ def main(argv: list[str] | None = None) -> int:
                              "every level (0 = off)")
     parser.add_argument("--grammar-margin", action="store_true",
                         help="calibrate the listener's GRAMMAR_MARGIN on the own-phrase clips (heard anew)")
-    parser.add_argument("--rival-margin", action="store_true",
-                        help="calibrate MIN_RIVAL_MARGIN (ask when another reading means something else and "
-                             "scores nearly as well) on the own-phrase clips, the whole chain")
     args = parser.parse_args(argv)
 
     from services.dialogue.nlu import DialogueModel
 
-    if args.heard:
-        home = sample_home()
-        model = DialogueModel.load(cache_dir() / "state", None, home)
-        heard = held_out_clips(args.heard, everything=args.all)
-        source = f"{'of' if args.all else 'held out of'} {args.heard.name}"
-    else:
-        home = fixture_home(Path(os.environ.get("SAMANTHA_HA_TESTS", DEFAULT_TESTS)))
-        model = DialogueModel.load(cache_dir() / "state", None, home)
-        if args.grammar_margin:
-            return calibrate_grammar_margin(model, args)
-        if args.command_bonus:
-            return calibrate_command_bonus(model, home, args)
-        if args.noise:
-            return calibrate_noise(model, home, args)
-        if args.rival_margin:
-            return calibrate_rival_margin(model, home, args)
-        heard, source = spoken_clips(model, args), "of the model's own phrases, voices and conditions rotating"
-    outcomes = score(model, home, heard)
-    print(f"calibration: {len(outcomes)} clips {source}")
-    report(outcomes)
-    return 0
-
-
-def held_out_clips(path: Path, everything: bool = False) -> list[tuple[str, str, float]]:
-    """(meant, heard, heard confidence) of the heard-sentences file's held-out clips (or all)."""
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
-    return [(r["meant"], r["heard"], r["heard_confidence"]) for r in records if everything or r.get("held_out")]
+    home = fixture_home(Path(os.environ.get("SAMANTHA_HA_TESTS", DEFAULT_TESTS)))
+    model = DialogueModel.load(cache_dir() / "state", None, home)
+    if args.grammar_margin:
+        return calibrate_grammar_margin(model, args)
+    if args.command_bonus:
+        return calibrate_command_bonus(model, home, args)
+    if args.noise:
+        return calibrate_noise(model, home, args)
+    return fit_act_model(model, home, args)
 
 
 def own_phrase_clips(model, count: int) -> list[Clip]:
-    """The model's own phrases (that it understands as written), voices and conditions rotating."""
+    """The model's own phrases (that it understands as written), each in a voice and condition
+    chosen by the phrase's own hash: a change in which phrases are understood leaves every other
+    clip (and its cached transcript) as it was."""
     phrases = model.phrases()
     chosen = random.Random(29).sample(phrases, min(count, len(phrases)))
     understood = [phrase for phrase in chosen if model.understand(phrase).intent is not None]
     voices, conditions = list(VOICES), list(CONDITIONS)
     clips = []
-    for index, phrase in enumerate(understood):
+    for phrase in understood:
         seed = int(hashlib.sha256(f"calibrate|{phrase}".encode()).hexdigest()[:8], 16)
-        clips.append(Clip(phrase, voices[index % len(voices)], conditions[(index // len(voices)) % len(conditions)],
-                          seed))
+        clips.append(Clip(phrase, voices[seed % len(voices)], conditions[seed // len(voices) % len(conditions)], seed))
     return clips
 
 
@@ -197,25 +166,30 @@ class _Chain:
         return cleaned_readings(readings, lambda text: normalize_transcript(text, self.vocabulary))
 
     def decide(self, readings: list, bonus: float):
-        """The reading picked, and whether heard_clearly trusts it leaving its rival aside."""
+        """The reading picked, and whether heard_clearly trusts it."""
         from services.dialogue.readings import Reading, understand_likeliest
         from services.dialogue.service import heard_clearly
 
         pick = understand_likeliest(readings or [Reading("", 0.0)], self.model.understand, self.grammar.accepts, bonus)
-        return pick, heard_clearly(pick.understanding, pick.reading.confidence, self.vocabulary, self.grammar)
+        first = readings[0].confidence if readings else 0.0
+        return pick, heard_clearly(pick, first, self.vocabulary, self.grammar)
 
-    def outcome(self, reference, readings: list, bonus: float,
-                min_rival_margin: float | None = None) -> tuple[bool, bool]:
+    def signs(self, readings: list, pick):
+        """The signs services/spoken/confidence.py weighs for this pick."""
+        from services.dialogue.service import heard_signs
+
+        return heard_signs(pick, readings[0].confidence if readings else 0.0, self.vocabulary, self.grammar)
+
+    def outcome(self, reference, readings: list, bonus: float) -> tuple[bool, bool]:
         """(acted rightly, acted wrongly); neither when it asks or does nothing."""
-        return _acted(reference, *self.decide(readings, bonus), min_rival_margin)
+        return _acted(reference, *self.decide(readings, bonus))
 
 
-def _acted(reference, pick, clear: bool, min_rival_margin: float | None = None) -> tuple[bool, bool]:
-    """(acted rightly, acted wrongly) on a pick heard_clearly trusts (``clear``) unless its rival is
-    closer than ``min_rival_margin`` (the shipped MIN_RIVAL_MARGIN when None); as the conversation
-    does, "stop" and "never mind" are carried out unchecked."""
+def _acted(reference, pick, clear: bool) -> tuple[bool, bool]:
+    """(acted rightly, acted wrongly) on a pick heard_clearly trusts (``clear``); as the
+    conversation does, "stop" and "never mind" are carried out unchecked."""
     result = pick.understanding
-    if result.intent is None or reads_back(pick, clear, min_rival_margin):
+    if result.intent is None or reads_back(pick, clear):
         return False, False
     ok = _same_meaning(result, reference)
     return ok, not ok
@@ -244,63 +218,108 @@ def calibrate_command_bonus(model, home, args) -> int:
     return 0
 
 
-def _print_condition_row(label: str, counts: dict[str, list[int]]) -> tuple[int, int]:
-    """One row of right / wrong actions per condition and over all; returns the totals."""
+def _print_condition_row(label: str, counts: dict[str, list[int]], score: bool = False) -> tuple[int, int]:
+    """One row of right / wrong actions per condition and over all (and, with ``score``, right minus
+    twice wrong); returns the totals."""
     right = sum(r for r, _ in counts.values())
     wrong = sum(w for _, w in counts.values())
     cells = [f"{r:5d} / {w:3d}" for r, w in counts.values()] + [f"{right:5d} / {wrong:3d}"]
-    print(label + "".join(f"{cell:>12s}" for cell in cells))
+    print(label + "".join(f"{cell:>12s}" for cell in cells) + (f"{right - WRONG_ACTION_COST * wrong:9.0f}" if score else ""))
     return right, wrong
 
 
-RIVAL_MARGINS = (-math.inf, 0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+FOLDS, REPEATS = 5, 5  # cross-validation: 5 folds, each split 5 ways
 
 
-def calibrate_rival_margin(model, home, args) -> int:
-    """Per minimum rival margin: right and wrong actions of the whole chain on the own-phrase clips
-    (per condition too), and the margin with the most right - 2 x wrong."""
+def fit_act_model(model, home, args) -> int:
+    """Fit services/spoken/confidence.py's act-or-ask model on the own-phrase clips; print the
+    weights and what acting by them does (shipped weights, the fit cross-validated, no model)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from services.dialogue.conversation import UNCHECKED_INTENTS
     from services.dialogue.readings import COMMAND_BONUS
-    from services.spoken.confidence import MIN_RIVAL_MARGIN
+    from services.spoken.confidence import ACT_CHANCE, BIAS, MIN_RIVAL_MARGIN, WEIGHTS, worth_acting_on
 
     chain = _Chain(model, home)
-    clips = heard_clips(model, args)
-    # The pick does not depend on the margin: decided once per clip, then every margin applied.
-    cases = [(clip.condition, model.understand(clip.text), *chain.decide(chain.readings(ours), COMMAND_BONUS))
-             for clip, ours in clips]
-    print(f"rival margin: {len(cases)} clips of the model's own phrases, voices and conditions rotating; "
-          "right / wrong actions (-inf: never ask for a rival)")
-    print(f"{'margin':>7s}" + "".join(f"{name:>12s}" for name in (*CONDITIONS, "all")))
-    rows = []
-    for margin in RIVAL_MARGINS:
-        counts = {condition: [0, 0] for condition in CONDITIONS}
-        for condition, reference, pick, clear in cases:
-            right, wrong = _acted(reference, pick, clear, margin)
-            counts[condition][0] += right
-            counts[condition][1] += wrong
-        right, wrong = _print_condition_row(f"{margin:7.2f}", counts)
-        rows.append((right - WRONG_ACTION_COST * wrong, -margin, right, wrong))
-    _, margin, right, wrong = max(rows)
-    print(f"most right - 2 x wrong: MIN_RIVAL_MARGIN = {-margin} (right {right}, wrong actions {wrong} of "
-          f"{len(cases)}); services/spoken/confidence.py ships {MIN_RIVAL_MARGIN}")
-    report_unclear(cases)
+    cases = []  # (condition, pick, signs, right)
+    unchecked = {condition: [0, 0] for condition in CONDITIONS}  # stop / never mind: always carried out
+    for clip, ours in heard_clips(model, args):
+        reference = model.understand(clip.text)
+        readings = chain.readings(ours)
+        pick, _ = chain.decide(readings, COMMAND_BONUS)
+        if pick.understanding.intent is None:
+            continue  # not understood: she says so, nothing to decide
+        right = _same_meaning(pick.understanding, reference)
+        if pick.understanding.intent in UNCHECKED_INTENTS:
+            unchecked[clip.condition][0 if right else 1] += 1
+            continue
+        cases.append((clip.condition, pick, chain.signs(readings, pick), right))
+    features = np.array([signs.features() for _, _, signs, _ in cases])
+    right = np.array([ok for *_, ok in cases])
+    margins = np.array([signs.rival_margin for _, _, signs, _ in cases])
+
+    def fit_and_hold_out(gate: float, repeat: int):
+        """The model fitted on the requests past the gate, and each such request's chance of being
+        right by a model fitted without it (5 folds); the gated ones get 0 (asked)."""
+        past = margins >= gate
+        chances = np.zeros(len(cases))
+        part_chances = np.zeros(int(past.sum()))
+        for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=repeat).split(
+                features[past], right[past]):
+            part = LogisticRegression(C=1.0, max_iter=5000).fit(features[past][train], right[past][train])
+            part_chances[test] = part.predict_proba(features[past][test])[:, 1]
+        chances[past] = part_chances
+        return LogisticRegression(C=1.0, max_iter=5000).fit(features[past], right[past]), chances
+
+    fitted, _ = fit_and_hold_out(MIN_RIVAL_MARGIN, 0)
+    weights = tuple(round(float(w), 3) for w in fitted.coef_[0])
+    bias = round(float(fitted.intercept_[0]), 3)
+
+    def row(label: str, *decisions) -> None:
+        """Right / wrong actions per condition when acting as ``decisions`` say (averaged over
+        several, rounded), the unchecked stop / never mind included."""
+        table = {condition: [0.0, 0.0] for condition in CONDITIONS}
+        for acts in decisions:
+            for condition in CONDITIONS:
+                table[condition][0] += unchecked[condition][0]
+                table[condition][1] += unchecked[condition][1]
+            for (condition, *_, ok), act in zip(cases, acts):
+                if act:
+                    table[condition][0 if ok else 1] += 1
+        _print_condition_row(f"{label:26s}", {condition: [round(count / len(decisions)) for count in counts]
+                                              for condition, counts in table.items()}, score=True)
+
+    print(f"act or ask: {len(cases)} understood requests of the model's own phrases to decide on (and "
+          f"{sum(map(sum, unchecked.values()))} stop / never mind, always done), voices and conditions by "
+          f"the phrase's hash; she acts when the chance of being right is >= {ACT_CHANCE:.3f}; "
+          f"right / wrong actions")
+    print(f"{'':26s}" + "".join(f"{name:>12s}" for name in (*CONDITIONS, "all")) + "  right - 2 x wrong")
+    row("always act", [True] * len(cases))
+    row("shipped", [worth_acting_on(signs) for _, _, signs, _ in cases])
+    row("fitted (in sample)", (margins >= MIN_RIVAL_MARGIN) & (fitted.predict_proba(features)[:, 1] >= ACT_CHANCE))
+    # Held out: each request decided by a model fitted without it (the mean of five different
+    # splits), with the tie gate at the shipped and other margins (-inf: none).
+    for gate in (-math.inf, 0.05, MIN_RIVAL_MARGIN, 0.2):
+        row(f"held out, ask on tie < {gate:g}",
+            *[fit_and_hold_out(gate, repeat)[1] >= ACT_CHANCE for repeat in range(REPEATS)])
+    print("signs: log heard confidence, rival margin (capped), exact command, template matched, unknown words")
+    print(f"fitted:  WEIGHTS = {weights}, BIAS = {bias}")
+    print(f"shipped: WEIGHTS = {WEIGHTS}, BIAS = {BIAS}")
+    report_unclear([(pick, worth_acting_on(signs), ok) for _, pick, signs, ok in cases])
     return 0
 
 
 def report_unclear(cases: list[tuple]) -> None:
-    """Per intent: the requests read back as unclear (at the shipped margin), and how many would have
-    been right or wrong had she acted on them anyway: the evidence for which intents may go unchecked
-    (services/dialogue/conversation.py: UNCHECKED_INTENTS)."""
-    from services.dialogue.conversation import UNCHECKED_INTENTS
-
+    """Per intent: the requests read back as unclear (by the shipped weights), and how many would
+    have been right or wrong had she acted on them anyway: the evidence for which intents may go
+    unchecked (services/dialogue/conversation.py: UNCHECKED_INTENTS)."""
     counts: dict[str, list[int]] = {}
-    for _, reference, pick, clear in cases:
-        result = pick.understanding
-        if result.intent is None or not doubted(pick, clear):
-            continue
-        right = _same_meaning(result, reference)
-        counts.setdefault(result.intent, [0, 0])[0 if right else 1] += 1
-    print("unclear requests, per intent: right / wrong had she acted anyway"
-          f" (unchecked, so acted on: {', '.join(sorted(UNCHECKED_INTENTS))})")
+    for pick, clear, right in cases:
+        if not clear:
+            counts.setdefault(pick.understanding.intent, [0, 0])[0 if right else 1] += 1
+    print("unclear requests, per intent: right / wrong had she acted anyway")
     for intent, (right, wrong) in sorted(counts.items(), key=lambda item: -sum(item[1])):
         print(f"  {intent:32s} {right:4d} / {wrong:4d}")
 
@@ -378,134 +397,6 @@ def heard_clips(model, args) -> list[tuple[Clip, dict]]:
         store.commit()
     print(f"transcripts {key}")
     return [(clip, heard[clip]) for clip in clips]
-
-
-def spoken_clips(model, args) -> list[tuple[str, str, float]]:
-    """(meant, heard, heard confidence) of the model's own phrases, spoken by the bench's voices."""
-    return [(clip.text, ours["text"], ours.get("confidence", 0.0)) for clip, ours in heard_clips(model, args)]
-
-
-def score(model, home, clips: list[tuple[str, str, float]]) -> list[tuple]:
-    """Per clip: (right, acted, heard confidence, template matched, unknown words, model confidence,
-    words if they are exactly a command of the grammar, else 0).
-
-    The reference is what the model makes of the words as meant; clips whose words it does not
-    understand even as written are left out."""
-    from services.dialogue.nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
-    from services.dialogue.service import spoken_vocabulary
-    from services.spoken import normalize_transcript
-
-    vocabulary = spoken_vocabulary(model.phrases(), home)
-    grammar = model.grammar().compact()
-    outcomes = []
-    for meant, heard, heard_confidence in clips:
-        reference = model.understand(meant)
-        if reference.intent is None:
-            continue
-        text = normalize_transcript(heard, vocabulary)
-        result = model.understand(text)
-        right = result.intent is not None and _same_meaning(result, reference)
-        template = result.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
-        outcomes.append((right, result.intent is not None, heard_confidence, template,
-                         bool(vocabulary.unknown_words(text)), result.confidence,
-                         len(text.split()) if result.intent is not None and grammar.accepts(text) else 0))
-    return outcomes
-
-
-def report(outcomes: list[tuple]) -> None:
-    """Right and wrong actions per threshold, and the thresholds to choose."""
-    total = len(outcomes)
-    print(f"{'min heard confidence':>22s}{'right %':>10s}{'wrong actions %':>18s}")
-    best = None
-    balanced, balanced_value = None, None
-    for threshold in THRESHOLDS:
-        right = wrong = 0
-        for ok, acted, heard_confidence, template, unknown, _, _ in outcomes:
-            act = acted and heard_confidence >= threshold and (template or not unknown)
-            right += act and ok
-            wrong += act and not ok
-        print(f"{threshold:22.2f}{100 * right / total:10.1f}{100 * wrong / total:18.1f}")
-        if best is None and wrong / total <= WRONG_ACTIONS_MAX:
-            best = threshold
-        value = right - WRONG_ACTION_COST * wrong
-        if balanced_value is None or value > balanced_value:
-            balanced, balanced_value = threshold, value
-    print(f"lowest threshold with wrong actions <= {100 * WRONG_ACTIONS_MAX:.0f} %: {best}")
-    print(f"threshold with the most right - {WRONG_ACTION_COST:g} x wrong: {balanced}")
-    print()
-    # With the model's confidence: a guess (no template) is acted on at or above a minimum, a higher
-    # one when some words are unknown. Chosen as the heard minimum is: the most right actions minus
-    # twice the wrong ones (ties: fewer wrong), with the heard minimum kept at MIN_HEARD_CONFIDENCE.
-    # Also printed: the most right actions with no more wrong ones than without the model's
-    # confidence, over all three minimums.
-    from services.spoken import MIN_HEARD_CONFIDENCE
-
-    def tally(heard_min: float, known_min: float, unknown_min: float) -> tuple[int, int]:
-        right = wrong = 0
-        for ok, acted, heard_confidence, template, unknown, confidence, _ in outcomes:
-            act = acted and heard_confidence >= heard_min and (
-                template or confidence >= (unknown_min if unknown else known_min))
-            right += act and ok
-            wrong += act and not ok
-        return right, wrong
-
-    right0, wrong0 = tally(MIN_HEARD_CONFIDENCE, 0.0, NEVER)
-    print(f"without the model's confidence (heard >= {MIN_HEARD_CONFIDENCE}, no guess through unknown words): "
-          f"right {100 * right0 / total:.1f} %, wrong actions {100 * wrong0 / total:.1f} %")
-    print(f"{'heard':>7s}{'guess':>7s}{'guess, unknown words':>22s}{'right %':>10s}{'wrong actions %':>18s}")
-    grid = []
-    for heard_min in THRESHOLDS:
-        for known_min in MODEL_THRESHOLDS:
-            for unknown_min in [m for m in MODEL_THRESHOLDS if m >= known_min] + [NEVER]:
-                right, wrong = tally(heard_min, known_min, unknown_min)
-                grid.append((right, wrong, heard_min, known_min, unknown_min))
-
-    def show(rows: list[tuple]) -> None:
-        for right, wrong, heard_min, known_min, unknown_min in rows:
-            print(f"{heard_min:7.2f}{known_min:7.2f}{unknown_min:22.2f}{100 * right / total:10.1f}"
-                  f"{100 * wrong / total:18.1f}")
-
-    # Ties: fewer wrong, then the stricter minimums.
-    print("most right actions, wrong ones no more than without the model's confidence:")
-    show(sorted((g for g in grid if g[1] <= wrong0), key=lambda g: (g[0], -g[1], g[2:]), reverse=True)[:4])
-    print(f"most right - {WRONG_ACTION_COST:g} x wrong, heard minimum {MIN_HEARD_CONFIDENCE}:")
-    kept = sorted((g for g in grid if g[2] == MIN_HEARD_CONFIDENCE),
-                  key=lambda g: (g[0] - WRONG_ACTION_COST * g[1], -g[1], g[2:]), reverse=True)
-    show(kept[:4])
-    right, wrong, _, known_min, unknown_min = kept[0]
-    print(f"chosen: MIN_GUESS_CONFIDENCE = {known_min}, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS = {unknown_min} "
-          f"-> right {100 * right / total:.1f} %, wrong actions {100 * wrong / total:.1f} %")
-    print()
-    report_grammar(outcomes)
-
-
-def report_grammar(outcomes: list[tuple]) -> None:
-    """The minimum heard confidence and length for words that are exactly one of the device's
-    commands (acted on whatever the other rules say), chosen by the same rule: most right - 2 x wrong."""
-    from services.spoken import MIN_GUESS_CONFIDENCE, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS, MIN_HEARD_CONFIDENCE
-
-    total = len(outcomes)
-    exact = [o for o in outcomes if o[6]]
-    print(f"words exactly a command of the grammar: {len(exact)} of {total} clips, "
-          f"{100 * sum(o[0] for o in exact) / max(1, len(exact)):.1f} % of them understood right")
-    print(f"{'exact command: min words':>26s}{'min heard':>11s}{'right %':>10s}{'wrong actions %':>18s}")
-    rows = []
-    for min_words in (1, 2, 3, 4, 5):
-        for grammar_min in [*THRESHOLDS, NEVER]:
-            right = wrong = 0
-            for ok, acted, heard_confidence, template, unknown, confidence, words in outcomes:
-                act = acted and ((words >= min_words and heard_confidence >= grammar_min) or (
-                    heard_confidence >= MIN_HEARD_CONFIDENCE and (template or confidence >= (
-                        MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS if unknown else MIN_GUESS_CONFIDENCE))))
-                right += act and ok
-                wrong += act and not ok
-            rows.append((right - WRONG_ACTION_COST * wrong, -wrong, grammar_min, min_words, right, wrong))
-    for _, _, grammar_min, min_words, right, wrong in sorted(rows, reverse=True)[:8]:
-        label = "never" if grammar_min == NEVER else f"{grammar_min:.2f}"
-        print(f"{min_words:26d}{label:>11s}{100 * right / total:10.1f}{100 * wrong / total:18.1f}")
-    _, _, grammar_min, min_words, right, wrong = max(rows)
-    print(f"chosen: MIN_GRAMMAR_HEARD_CONFIDENCE = {grammar_min}, MIN_GRAMMAR_WORDS = {min_words} -> "
-          f"right {100 * right / total:.1f} %, wrong actions {100 * wrong / total:.1f} %")
 
 
 if __name__ == "__main__":

@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         example = examples[job["example"]]
         text, confidence = heard[job["key"]]
         if job["example"] % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1:
-            # Not learned from: what the ask-or-act gate is calibrated on (bench/spoken_calibrate.py --heard).
+            # Not learned from: held out, so that a model trained on the rest can be measured on them.
             held_out.append(json.dumps({"meant": example.text, "heard": text, "intent": example.intent,
                                         "heard_confidence": round(confidence, 3), "held_out": True,
                                         "voice": job["voice"], "noise": job["noise"], "snr_db": job["snr_db"]},

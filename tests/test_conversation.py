@@ -18,6 +18,7 @@ import pytest
 from services.dialogue.conversation import Conversation
 from services.dialogue.memory import Memory
 from services.dialogue.nlu import DialogueModel, Home
+from services.dialogue.readings import Pick, Reading
 from services.dialogue.service import heard_clearly, spoken_vocabulary
 from services.spoken import normalize_transcript
 from services.dialogue.settings import DialogueSettings
@@ -100,7 +101,7 @@ class Talk:
             text = normalize_transcript(text, vocabulary)
         understanding = self.model.understand(text)
         if heard is not None and understanding.intent is not None:
-            check_first = not heard_clearly(understanding, heard, vocabulary)
+            check_first = not heard_clearly(Pick(Reading(text, heard), understanding, rank=0), heard, vocabulary)
         turn = Turn(text, understanding.intent, dict(understanding.slots), understanding.confidence, follow_up,
                     understanding.declined)
         self.last = await self.conv.respond(turn, check_first=check_first)
@@ -966,7 +967,7 @@ def test_unknown_device_is_said_plainly(talk_in):
 
 # --- spoken transcripts heard unclearly ----------------------------------------------------------
 
-UNCLEAR_S = 0.4  # a recogniser's confidence under the gate's 0.65
+UNCLEAR_S = 0.4  # a recogniser's confidence too low to act on without asking (services/spoken/confidence.py)
 CLEAR_S = 0.9
 
 

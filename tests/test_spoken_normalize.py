@@ -108,44 +108,39 @@ def test_resolve_value_list_values_from_a_users_sentences() -> None:
 
 
 def test_worth_acting_on_asks_when_the_words_are_doubtful() -> None:
-    from services.spoken import MIN_HEARD_CONFIDENCE, worth_acting_on
+    from services.spoken import Signs, worth_acting_on
 
-    sure = min(1.0, MIN_HEARD_CONFIDENCE + 0.2)
-    assert worth_acting_on(sure, template_matched=True, unknown_words=[])
-    assert worth_acting_on(sure, template_matched=False, unknown_words=[])
-    # A template matched words the device knows, but the recogniser was unsure of them.
-    assert not worth_acting_on(MIN_HEARD_CONFIDENCE - 0.05, template_matched=True, unknown_words=[])
-    # The model's guess from words it has never seen.
-    assert not worth_acting_on(sure, template_matched=False, unknown_words=["ketchup"])
-    # A template with a free-text slot (a search query, a message) may hold unknown words.
-    assert worth_acting_on(sure, template_matched=True, unknown_words=["zanzibar"])
-
-
-def test_worth_acting_on_weighs_the_models_own_guess() -> None:
-    from services.spoken import MIN_GUESS_CONFIDENCE, MIN_HEARD_CONFIDENCE, worth_acting_on
-
-    sure = min(1.0, MIN_HEARD_CONFIDENCE + 0.2)
-    assert worth_acting_on(sure, template_matched=False, unknown_words=[], understood_confidence=MIN_GUESS_CONFIDENCE)
-    # A guess the model itself doubts: ask.
-    assert not worth_acting_on(sure, template_matched=False, unknown_words=[],
-                               understood_confidence=MIN_GUESS_CONFIDENCE - 0.05)
-    # A sure guess through words the device has never seen: still ask.
-    assert not worth_acting_on(sure, template_matched=False, unknown_words=["ketchup"], understood_confidence=0.99)
-    # A template match is acted on whatever the words, if they were heard clearly.
-    assert worth_acting_on(sure, template_matched=True, unknown_words=["zanzibar"], understood_confidence=0.95)
-    assert not worth_acting_on(MIN_HEARD_CONFIDENCE - 0.05, template_matched=True, unknown_words=[],
-                               understood_confidence=1.0)
+    # Heard surely and matched by a template: done.
+    assert worth_acting_on(Signs(heard_confidence=0.95, template_matched=True))
+    # A template matched words the device knows, but the recogniser was very unsure of them.
+    assert not worth_acting_on(Signs(heard_confidence=0.2, template_matched=True))
+    # The model's guess through words it has never seen ("turn on the ketchup"): ask.
+    assert not worth_acting_on(Signs(heard_confidence=0.95, unknown_words=1))
+    # Word for word one of the device's commands: a mishearing rarely lands on one, so even a
+    # recogniser not quite sure of it is believed.
+    assert worth_acting_on(Signs(heard_confidence=0.45, exact_command=True, template_matched=True))
+    assert not worth_acting_on(Signs(heard_confidence=0.45, template_matched=True))
 
 
 def test_worth_acting_on_asks_when_another_reading_means_something_else_nearly_as_likely() -> None:
-    from services.spoken import MIN_HEARD_CONFIDENCE, worth_acting_on
-    from services.spoken.confidence import MIN_RIVAL_MARGIN
+    from services.spoken import Signs, worth_acting_on
 
-    sure = min(1.0, MIN_HEARD_CONFIDENCE + 0.2)
     # "turn off the lights" heard, "turn on the lights" nearly as likely: ask, even for an exact command.
-    assert not worth_acting_on(sure, template_matched=True, unknown_words=[], rival_margin=MIN_RIVAL_MARGIN / 2)
-    assert not worth_acting_on(1.0, template_matched=True, unknown_words=[], in_grammar_words=4,
-                               rival_margin=MIN_RIVAL_MARGIN / 2)
-    # a rival far behind, or none, changes nothing
-    assert worth_acting_on(sure, template_matched=True, unknown_words=[], rival_margin=MIN_RIVAL_MARGIN + 0.5)
-    assert worth_acting_on(sure, template_matched=True, unknown_words=[])
+    assert not worth_acting_on(Signs(heard_confidence=0.95, template_matched=True, rival_margin=0.0))
+    assert not worth_acting_on(Signs(heard_confidence=0.95, exact_command=True, template_matched=True,
+                                     rival_margin=0.0))
+    # A rival far behind, or none, changes nothing.
+    assert worth_acting_on(Signs(heard_confidence=0.95, template_matched=True, rival_margin=5.0))
+    assert worth_acting_on(Signs(heard_confidence=0.95, template_matched=True))
+
+
+def test_the_chance_of_being_right_grows_with_each_good_sign() -> None:
+    from services.spoken import Signs, chance_right
+
+    doubtful = Signs(heard_confidence=0.5, rival_margin=0.5)
+    better = [Signs(heard_confidence=0.9, rival_margin=0.5), Signs(heard_confidence=0.5, rival_margin=2.0),
+              Signs(heard_confidence=0.5, rival_margin=0.5, exact_command=True),
+              Signs(heard_confidence=0.5, rival_margin=0.5, template_matched=True)]
+    worse = Signs(heard_confidence=0.5, rival_margin=0.5, unknown_words=2)
+    assert all(chance_right(signs) > chance_right(doubtful) for signs in better)
+    assert chance_right(worse) < chance_right(doubtful)

@@ -91,7 +91,7 @@ _NO_WORDS = {"no", "nope", "nah", "don't", "dont", "not", "cancel", "stop"}
 # back first when unclear. (Questions used to be answered anyway, a wrong answer seeming cheaper than
 # a question; measured, an unclear question is mostly a misheard one: on 937 clips of the device's
 # own phrases, answering them would have given 32 right answers and 94 wrong, "what time is it" for a
-# garbled command among them; bench/spoken_calibrate.py --rival-margin prints this per intent.)
+# garbled command among them; bench/spoken_calibrate.py prints this per intent.)
 UNCHECKED_INTENTS = frozenset({"SamanthaStop", "HassNevermind"})
 
 

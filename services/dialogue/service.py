@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import math
 import os
 import re
 import tempfile
@@ -43,11 +42,11 @@ from ..messages import (
 from .. import command_grammar
 from ..memory import release_freed_memory
 from ..service import Service
-from ..spoken import PhoneticVocabulary, normalize_transcript, worth_acting_on
+from ..spoken import PhoneticVocabulary, Signs, normalize_transcript, worth_acting_on
 from .conversation import Conversation
 from .nlu import DialogueModel, Home, SentenceError
-from .nlu.model import WILDCARD_TEMPLATE_CONFIDENCE, Understanding
-from .readings import Reading, cleaned_readings, understand_likeliest
+from .nlu.model import WILDCARD_TEMPLATE_CONFIDENCE
+from .readings import Pick, Reading, cleaned_readings, understand_likeliest
 from .store import Store
 from .turn import Turn
 
@@ -94,21 +93,30 @@ def is_spoken(message: TranscriptReady) -> bool:
     return bool(message.backend)
 
 
-def heard_clearly(understanding: Understanding, heard_confidence: float, vocabulary: PhoneticVocabulary,
-                  grammar: command_grammar.CommandGrammar | None = None, rival_margin: float = math.inf) -> bool:
-    """Whether a spoken request's understanding is safe to act on without asking first.
-
-    Words that are exactly one of the device's commands (the grammar) and a template match (exact
-    or with a wildcard) are trusted; a guess of the model's neural fallback made from words the device
-    has never seen, or words the recogniser itself doubted, is not; nor is a reading that another
-    reading of the same audio, meaning something else, nearly matched (``Pick.rival_margin``).
-    """
+def heard_signs(pick: Pick, heard_confidence: float, vocabulary: PhoneticVocabulary,
+                grammar: command_grammar.CommandGrammar | None = None) -> Signs:
+    """What says whether the reading picked was heard right (services/spoken/confidence.py);
+    ``heard_confidence`` is the recogniser's confidence in its first reading."""
+    understanding = pick.understanding
     template_matched = understanding.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
-    in_grammar = grammar is not None and understanding.intent is not None and grammar.accepts(understanding.text)
-    return worth_acting_on(heard_confidence, template_matched, vocabulary.unknown_words(understanding.text),
-                           understood_confidence=understanding.confidence,
-                           in_grammar_words=len(understanding.text.split()) if in_grammar else 0,
-                           rival_margin=rival_margin)
+    return Signs(
+        heard_confidence=heard_confidence,
+        rival_margin=pick.rival_margin,
+        exact_command=grammar is not None and understanding.intent is not None and grammar.accepts(understanding.text),
+        template_matched=template_matched,
+        # A template's words are all known: any unknown ones are in its free text (a song, a
+        # shopping item), where a user's words are rightly new to the device.
+        unknown_words=0 if template_matched else len(vocabulary.unknown_words(understanding.text)))
+
+
+def heard_clearly(pick: Pick, heard_confidence: float, vocabulary: PhoneticVocabulary,
+                  grammar: command_grammar.CommandGrammar | None = None) -> bool:
+    """Whether a spoken request's understanding (the reading picked) is safe to act on without
+    asking first: services/spoken/confidence.py weighs how sure the recogniser was of its first
+    reading (``heard_confidence``), how close a reading meaning something else came, whether the
+    words are exactly one of the device's commands (the grammar), whether a template matched, and
+    how many words the device has never seen."""
+    return worth_acting_on(heard_signs(pick, heard_confidence, vocabulary, grammar))
 
 
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
@@ -446,8 +454,7 @@ class DialogueService(Service):
             _LOGGER.info("Heard %r while ringing; not a stop", text)
             return
         check_first = (spoken and understanding.intent is not None
-                       and not heard_clearly(understanding, pick.reading.confidence, self.vocabulary, self.grammar,
-                                             pick.rival_margin))
+                       and not heard_clearly(pick, readings[0].confidence, self.vocabulary, self.grammar))
         turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up, understanding.declined)
         assert self.store is not None

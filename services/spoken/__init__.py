@@ -13,14 +13,13 @@ home's names), never a test set:
 'set the brightness to 50%'
 >>> resolve_value("bedroom lamb", ["Bedroom Lamp", "Kitchen Light"])
 ('Bedroom Lamp', 92.5)
->>> worth_acting_on(heard_confidence=0.31, template_matched=True, unknown_words=[])   # ask instead
+>>> worth_acting_on(Signs(heard_confidence=0.9, unknown_words=2))   # a guess through garbled words: ask
 False
 """
 
-from .confidence import (
-    MIN_GUESS_CONFIDENCE, MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS, MIN_HEARD_CONFIDENCE, worth_acting_on)
+from .confidence import Signs, chance_right, worth_acting_on
 from .normalize import normalize_transcript, numbers_to_digits
 from .phonetic import PhoneticVocabulary, phonetic_key, resolve_value, sounds_like
 
-__all__ = ["MIN_GUESS_CONFIDENCE", "MIN_GUESS_CONFIDENCE_UNKNOWN_WORDS", "MIN_HEARD_CONFIDENCE", "PhoneticVocabulary", "normalize_transcript", "numbers_to_digits",
+__all__ = ["PhoneticVocabulary", "Signs", "chance_right", "normalize_transcript", "numbers_to_digits",
            "phonetic_key", "resolve_value", "sounds_like", "worth_acting_on"]
