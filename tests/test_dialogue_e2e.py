@@ -198,4 +198,12 @@ def test_timers_and_memories_survive_a_kill_of_the_dialogue_service(device):
     start = len(probe.history)
     microphone.speak(speech(folder, "when is Amy's birthday", wake=True))
     reply = after(probe, start, lambda m: isinstance(m, Say), REPLY_S)
+    if reply.expect_reply and "did you mean" in reply.text.lower():
+        # Whisper's other reading "when is a me's birthday" came close: she may check first (a
+        # different memory would be looked up), and a spoken "yes" gets the answer.
+        assert "amy's birthday" in reply.text.lower(), reply
+        after(probe, start, lambda m: isinstance(m, ListeningStarted) and m.source == "follow_up", REPLY_S)
+        answer_from = len(probe.history)
+        microphone.speak(speech(folder, "yes"))
+        reply = after(probe, answer_from, lambda m: isinstance(m, Say), REPLY_S)
     assert "May" in reply.text and "3" in reply.text, reply

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.listener.stt import WhisperSpeechToText, collapse_repeats
+from services.listener.stt import Reading, WhisperSpeechToText, collapse_repeats, is_video_sign_off, without_video_sign_offs
 from tests.speech import words
 from tests.test_listener_support import background, silence, speech
 
@@ -37,6 +37,33 @@ def test_readings_are_distinct_and_the_first_is_what_was_said(whisper):
 
 def test_no_speech_has_no_readings(whisper):
     assert whisper.readings(background(1.5, level=0.01)) == []
+
+
+def test_whispers_made_up_video_sign_offs_are_no_request():
+    # What Whisper writes in noise, learned from video subtitles: never a request to the speaker.
+    for text in ("Thank you for watching.", "and thank you for watching.", "Thanks for watching!",
+                 "Thank you very much for watching this video.", "Please subscribe.",
+                 "Subtitles by the Amara.org community"):
+        assert is_video_sign_off(text), text
+    # What people do say to her stays.
+    for text in ("thank you", "thank you very much", "turn on the subtitles", "play the next video",
+                 "remind me to watch the game", "thanks"):
+        assert not is_video_sign_off(text), text
+
+
+def test_a_video_sign_off_heard_first_makes_the_utterance_no_speech():
+    made_up = [Reading("Thank you for watching.", 0.6), Reading("Thank you.", 0.5)]
+    assert without_video_sign_offs(made_up) == []
+    # Further down, a sign-off is one reading less; the request stays.
+    heard = [Reading("turn off the light", 0.8), Reading("thanks for watching", 0.3), Reading("turn of the light", 0.2)]
+    assert [reading.text for reading in without_video_sign_offs(heard)] == ["turn off the light", "turn of the light"]
+
+
+def test_a_video_sign_off_spoken_is_no_speech(whisper):
+    audio = np.concatenate([silence(0.3), speech("thank you for watching", "piper"), silence(0.5)])
+    assert whisper.readings(audio) == []
+    audio = np.concatenate([silence(0.3), speech("thank you very much", "piper"), silence(0.5)])
+    assert words(whisper.readings(audio)[0].text)[:2] == ["thank", "you"]
 
 
 def test_the_final_transcript_carries_the_other_readings(whisper):

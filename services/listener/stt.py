@@ -71,6 +71,15 @@ GRAMMAR_CANDIDATES = 2
 GRAMMAR_READINGS_SEARCHED = 1
 GRAMMAR_MARGIN = 0.6
 
+# Whisper learned from the subtitles of online videos, and in noise or near silence it writes their
+# sign-offs: "Thank you for watching.", "Thanks for watching!", "Please subscribe", "Subtitles by the
+# Amara.org community" (known to all of Whisper's users: openai/whisper discussion #679). Nobody says
+# them to a kitchen speaker; heard first, they are no request ("Thank you." beside one is the same
+# hallucination), so the utterance counts as no speech. "Thank you" alone is left: people say it.
+_VIDEO_SIGN_OFF_RE = re.compile(
+    r"\b(?:thank you|thanks)(?: (?:very|so) much)? for watching\b"
+    r"|\b(?:please|like and|to) subscribe\b|\bsubtitles by\b|\bamara\.org\b", re.IGNORECASE)
+
 PartialCallback = Callable[[str], None]
 
 
@@ -100,6 +109,20 @@ class Transcript:
 
 def _plain_words(text: str) -> list[str]:
     return re.findall(r"[\w%']+", text.lower())
+
+
+def is_video_sign_off(text: str) -> bool:
+    """Whether Whisper wrote one of the video sign-offs it makes up in noise ("Thank you for watching")."""
+    return _VIDEO_SIGN_OFF_RE.search(text) is not None
+
+
+def without_video_sign_offs(readings: list[Reading]) -> list[Reading]:
+    """The readings that are no made-up video sign-off; none at all when the first is one (the
+    others, "Thank you." and the like, are the same hallucination)."""
+    if readings and is_video_sign_off(readings[0].text):
+        _LOGGER.info("Heard %r: Whisper's made-up video sign-off, taken as no speech", readings[0].text)
+        return []
+    return [reading for reading in readings if not is_video_sign_off(reading.text)]
 
 
 def collapse_repeats(text: str) -> str:
@@ -288,6 +311,7 @@ class WhisperSpeechToText(SpeechToText):
             # The beam often differs only in punctuation ("light." / "light"): the same words once.
             if words and all(words != _plain_words(reading.text) for reading in readings):
                 readings.append(Reading(text, math.exp(mean_logprob)))
+        readings = without_video_sign_offs(readings)
         if self.command_grammar is not None and readings:
             readings = self._with_grammar_reading(encoded, frames, readings)
         return readings
