@@ -418,6 +418,9 @@ def test_a_decimal_duration_is_the_time_said(model: DialogueModel, text: str, sl
     ("set the egg timer for 5 minutes", "HassStartTimer", {"name": "egg", "minutes": 5}),
     ("pause your timer", "HassPauseTimer", {}),  # not a timer named "your"
     ("how long is left on my tea timer", "HassTimerStatus", {"name": "tea"}),
+    # Whisper's "name" for "named": the timer is "pizza"
+    ("start a 5 minute timer name pizza", "HassStartTimer", {"name": "pizza", "minutes": 5}),
+    ("add 5 minutes to timer name pizza", "HassIncreaseTimer", {"name": "pizza", "minutes": 5}),
 ])
 def test_a_timer_is_named_without_its_article(model: DialogueModel, text: str, intent: str, slots: dict) -> None:
     result = model.understand(text)

@@ -277,6 +277,8 @@ class DialogueModel:
             intent, slots, confidence = self._neural(engine, text, embedding, intent_context, probs)
             if confidence < CONFIDENCE_MIN:
                 intent, slots = None, {}
+            elif "Timer" in intent and isinstance(slots.get("name"), str):
+                slots = _with_timer_name(slots)  # as a template match names it
             confidence = round(confidence, 3)
         declined = _declined(intent, text) if intent is not None else ""
         if declined:
@@ -599,14 +601,23 @@ def _slot_values(result: Any, text: str = "") -> dict[str, Any]:
 
 # "{name} timer" takes the words before "timer": "the pizza timer" is the timer "pizza", and "your
 # timer" is no named timer at all (named "your", it would be a timer no one asked for or can find).
+# "timer {name}" takes the words after it: Whisper often writes "timer named pizza" as "timer name
+# pizza", and the timer is "pizza", not "name pizza".
 _TIMER_NAME_DETERMINERS = frozenset("the a an my your our this that".split())
+_TIMER_NAMING_WORDS = frozenset("name named called".split())
 
 
 def _timer_name(value: str) -> str:
     words = value.split()
-    while words and words[0].lower() in _TIMER_NAME_DETERMINERS:
+    while words and words[0].lower() in _TIMER_NAME_DETERMINERS | _TIMER_NAMING_WORDS:
         words.pop(0)
     return " ".join(words)
+
+
+def _with_timer_name(slots: dict[str, Any]) -> dict[str, Any]:
+    """The slots with the timer's name as _timer_name has it (none left: no name)."""
+    name = _timer_name(slots["name"])
+    return {key: value for key, value in slots.items() if key != "name"} | ({"name": name} if name else {})
 
 
 def _slot_lists(sentences: SentenceSet, home: Home) -> dict[str, Any]:
