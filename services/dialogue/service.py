@@ -115,7 +115,7 @@ def heard_clearly(pick: Pick, heard_confidence: float, vocabulary: PhoneticVocab
     asking first: services/spoken/confidence.py weighs how sure the recogniser was of its first
     reading (``heard_confidence``), how close a reading meaning something else came, whether the
     words are exactly one of the device's commands (the grammar), whether a template matched, and
-    how many words the device has never seen."""
+    how many words of a neural guess the device has never seen."""
     return worth_acting_on(heard_signs(pick, heard_confidence, vocabulary, grammar))
 
 
