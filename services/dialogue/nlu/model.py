@@ -277,9 +277,9 @@ class DialogueModel:
             intent, slots, confidence = self._neural(engine, text, embedding, intent_context, probs)
             if confidence < CONFIDENCE_MIN:
                 intent, slots = None, {}
-            elif "Timer" in intent and isinstance(slots.get("name"), str):
-                slots = _with_timer_name(slots)  # as a template match names it
             confidence = round(confidence, 3)
+        if intent is not None and "Timer" in intent and isinstance(slots.get("name"), str):
+            slots = _with_timer_name(slots)  # matched by a template or filled by the neural model alike
         declined = _declined(intent, text) if intent is not None else ""
         if declined:
             intent, slots, confidence = None, {}, 0.0
@@ -584,40 +584,31 @@ def _slot_values(result: Any, text: str = "") -> dict[str, Any]:
     if whole:
         return {whole: text}  # the statement itself: "I like my coffee black"
     slots = {}
-    timer = "Timer" in result.intent.name
     for entity in result.entities.values():
         value = entity.value
         if isinstance(value, str) and entity.is_wildcard:
             value = value.strip()
-            if timer and entity.name == "name":
-                value = _timer_name(value)
-                if not value:
-                    continue  # "pause your timer": no name said
         elif isinstance(value, float) and value.is_integer():
             value = int(value)  # "5 minutes" is 5, not 5.0
         slots[entity.name] = value
     return slots
 
 
-# "{name} timer" takes the words before "timer": "the pizza timer" is the timer "pizza", and "your
-# timer" is no named timer at all (named "your", it would be a timer no one asked for or can find).
-# "timer {name}" takes the words after it: Whisper often writes "timer named pizza" as "timer name
-# pizza", and the timer is "pizza", not "name pizza".
-_TIMER_NAME_DETERMINERS = frozenset("the a an my your our this that".split())
-_TIMER_NAMING_WORDS = frozenset("name named called".split())
-
-
-def _timer_name(value: str) -> str:
-    words = value.split()
-    while words and words[0].lower() in _TIMER_NAME_DETERMINERS | _TIMER_NAMING_WORDS:
-        words.pop(0)
-    return " ".join(words)
+# Words a timer's name does not start with. "{name} timer" takes the words before "timer": "the pizza
+# timer" is the timer "pizza", and "your timer" is no named timer at all (named "your", it would be a
+# timer no one asked for or can find). "timer {name}" takes the words after it: Whisper often writes
+# "timer named pizza" as "timer name pizza", and the timer is "pizza", not "name pizza".
+_TIMER_NAME_LEADING_WORDS = frozenset("the a an my your our this that name named called".split())
 
 
 def _with_timer_name(slots: dict[str, Any]) -> dict[str, Any]:
-    """The slots with the timer's name as _timer_name has it (none left: no name)."""
-    name = _timer_name(slots["name"])
-    return {key: value for key, value in slots.items() if key != "name"} | ({"name": name} if name else {})
+    """The slots with the timer's name without its leading article or naming word (none left: no
+    name, as in "pause your timer")."""
+    words = slots["name"].split()
+    while words and words[0].lower() in _TIMER_NAME_LEADING_WORDS:
+        words.pop(0)
+    rest = {key: value for key, value in slots.items() if key != "name"}
+    return rest | {"name": " ".join(words)} if words else rest
 
 
 def _slot_lists(sentences: SentenceSet, home: Home) -> dict[str, Any]:
