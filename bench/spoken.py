@@ -300,7 +300,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
-        if reads_back(pick, heard_clearly(pick, normalized[0].confidence if normalized else 0.0, vocabulary, grammar)):
+        if reads_back(pick, heard_clearly(pick, normalized, vocabulary, grammar)):
             read_back = judge(result.intent, result.slots, intent, expected)  # ask, do not act
             outcomes["samantha+spoken"].append(dataclasses.replace(
                 judge(None, {}, intent, expected), asked=True, asked_right=read_back.right))

@@ -165,20 +165,24 @@ class _Chain:
         readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
         return cleaned_readings(readings, lambda text: normalize_transcript(text, self.vocabulary))
 
-    def decide(self, readings: list, bonus: float):
-        """The reading picked, and whether heard_clearly trusts it."""
+    def pick(self, readings: list, bonus: float):
+        """The reading the dialogue picks and what it means."""
         from services.dialogue.readings import Reading, understand_likeliest
-        from services.dialogue.service import heard_clearly
 
-        pick = understand_likeliest(readings or [Reading("", 0.0)], self.model.understand, self.grammar.accepts, bonus)
-        first = readings[0].confidence if readings else 0.0
-        return pick, heard_clearly(pick, first, self.vocabulary, self.grammar)
+        return understand_likeliest(readings or [Reading("", 0.0)], self.model.understand, self.grammar.accepts, bonus)
 
     def signs(self, readings: list, pick):
         """The signs services/spoken/confidence.py weighs for this pick."""
         from services.dialogue.service import heard_signs
 
-        return heard_signs(pick, readings[0].confidence if readings else 0.0, self.vocabulary, self.grammar)
+        return heard_signs(pick, readings, self.vocabulary, self.grammar)
+
+    def decide(self, readings: list, bonus: float):
+        """The reading picked, and whether heard_clearly trusts it."""
+        from services.spoken import worth_acting_on
+
+        pick = self.pick(readings, bonus)
+        return pick, worth_acting_on(self.signs(readings, pick))
 
     def outcome(self, reference, readings: list, bonus: float) -> tuple[bool, bool]:
         """(acted rightly, acted wrongly); neither when it asks or does nothing."""
@@ -248,7 +252,7 @@ def fit_act_model(model, home, args) -> int:
     for clip, ours in heard_clips(model, args):
         reference = model.understand(clip.text)
         readings = chain.readings(ours)
-        pick, _ = chain.decide(readings, COMMAND_BONUS)
+        pick = chain.pick(readings, COMMAND_BONUS)
         if pick.understanding.intent is None:
             continue  # not understood: she says so, nothing to decide
         right = _same_meaning(pick.understanding, reference)
@@ -274,8 +278,7 @@ def fit_act_model(model, home, args) -> int:
         return LogisticRegression(C=1.0, max_iter=5000).fit(features[past], right[past]), chances
 
     fitted, _ = fit_and_hold_out(MIN_RIVAL_MARGIN, 0)
-    weights = tuple(round(float(w), 3) for w in fitted.coef_[0])
-    bias = round(float(fitted.intercept_[0]), 3)
+    fitted_weights, fitted_bias = tuple(float(w) for w in fitted.coef_[0]), float(fitted.intercept_[0])
 
     def row(label: str, *decisions) -> None:
         """Right / wrong actions per condition when acting as ``decisions`` say (averaged over
@@ -298,14 +301,14 @@ def fit_act_model(model, home, args) -> int:
     print(f"{'':26s}" + "".join(f"{name:>12s}" for name in (*CONDITIONS, "all")) + "  right - 2 x wrong")
     row("always act", [True] * len(cases))
     row("shipped", [worth_acting_on(signs) for _, _, signs, _ in cases])
-    row("fitted (in sample)", (margins >= MIN_RIVAL_MARGIN) & (fitted.predict_proba(features)[:, 1] >= ACT_CHANCE))
+    row("fitted (in sample)", [worth_acting_on(signs, fitted_weights, fitted_bias) for _, _, signs, _ in cases])
     # Held out: each request decided by a model fitted without it (the mean of five different
     # splits), with the tie gate at the shipped and other margins (-inf: none).
     for gate in (-math.inf, 0.05, MIN_RIVAL_MARGIN, 0.2):
         row(f"held out, ask on tie < {gate:g}",
             *[fit_and_hold_out(gate, repeat)[1] >= ACT_CHANCE for repeat in range(REPEATS)])
     print("signs: log heard confidence, rival margin (capped), exact command, template matched, unknown words")
-    print(f"fitted:  WEIGHTS = {weights}, BIAS = {bias}")
+    print(f"fitted:  WEIGHTS = {tuple(round(w, 3) for w in fitted_weights)}, BIAS = {round(fitted_bias, 3)}")
     print(f"shipped: WEIGHTS = {WEIGHTS}, BIAS = {BIAS}")
     report_unclear([(pick, worth_acting_on(signs), ok) for _, pick, signs, ok in cases])
     return 0

@@ -101,7 +101,8 @@ class Talk:
             text = normalize_transcript(text, vocabulary)
         understanding = self.model.understand(text)
         if heard is not None and understanding.intent is not None:
-            check_first = not heard_clearly(Pick(Reading(text, heard), understanding, rank=0), heard, vocabulary)
+            reading = Reading(text, heard)
+            check_first = not heard_clearly(Pick(reading, understanding, rank=0), [reading], vocabulary)
         turn = Turn(text, understanding.intent, dict(understanding.slots), understanding.confidence, follow_up,
                     understanding.declined)
         self.last = await self.conv.respond(turn, check_first=check_first)

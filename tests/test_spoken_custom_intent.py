@@ -200,7 +200,7 @@ def heard_garden(garden_model, grammar, listener, tmp_path_factory: pytest.TempP
             normalized = cleaned_readings(readings, lambda heard: normalize_transcript(heard, vocabulary))
             pick = understand_likeliest(normalized or [Reading("", 0.0)], garden_model.understand, grammar.accepts)
             result = pick.understanding
-            acted = result.intent is not None and heard_clearly(pick, transcript.confidence, vocabulary, grammar)
+            acted = result.intent is not None and heard_clearly(pick, normalized, vocabulary, grammar)
             right = acted and (result.intent, result.slots) == ("WaterGarden", slots)
             outcomes.append({"voice": voice, "right": right, "wrong": acted and not right,
                              "line": f"{voice}: said {text!r}, heard {pick.reading.text!r} "

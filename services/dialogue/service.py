@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -93,14 +94,15 @@ def is_spoken(message: TranscriptReady) -> bool:
     return bool(message.backend)
 
 
-def heard_signs(pick: Pick, heard_confidence: float, vocabulary: PhoneticVocabulary,
+def heard_signs(pick: Pick, readings: Sequence[Reading], vocabulary: PhoneticVocabulary,
                 grammar: command_grammar.CommandGrammar | None = None) -> Signs:
-    """What says whether the reading picked was heard right (services/spoken/confidence.py);
-    ``heard_confidence`` is the recogniser's confidence in its first reading."""
+    """What says whether the reading picked (of ``readings``, the recogniser's, likeliest first) was
+    heard right (services/spoken/confidence.py)."""
     understanding = pick.understanding
     template_matched = understanding.confidence >= WILDCARD_TEMPLATE_CONFIDENCE
     return Signs(
-        heard_confidence=heard_confidence,
+        # How sure the recogniser was of what it heard first, whichever reading was picked.
+        heard_confidence=readings[0].confidence if readings else 0.0,
         rival_margin=pick.rival_margin,
         exact_command=grammar is not None and understanding.intent is not None and grammar.accepts(understanding.text),
         template_matched=template_matched,
@@ -109,14 +111,14 @@ def heard_signs(pick: Pick, heard_confidence: float, vocabulary: PhoneticVocabul
         unknown_words=0 if template_matched else len(vocabulary.unknown_words(understanding.text)))
 
 
-def heard_clearly(pick: Pick, heard_confidence: float, vocabulary: PhoneticVocabulary,
+def heard_clearly(pick: Pick, readings: Sequence[Reading], vocabulary: PhoneticVocabulary,
                   grammar: command_grammar.CommandGrammar | None = None) -> bool:
-    """Whether a spoken request's understanding (the reading picked) is safe to act on without
-    asking first: services/spoken/confidence.py weighs how sure the recogniser was of its first
-    reading (``heard_confidence``), how close a reading meaning something else came, whether the
-    words are exactly one of the device's commands (the grammar), whether a template matched, and
-    how many words of a neural guess the device has never seen."""
-    return worth_acting_on(heard_signs(pick, heard_confidence, vocabulary, grammar))
+    """Whether a spoken request's understanding (the reading picked of ``readings``) is safe to act
+    on without asking first: services/spoken/confidence.py weighs how sure the recogniser was of
+    its first reading, how close a reading meaning something else came, whether the words are
+    exactly one of the device's commands (the grammar), whether a template matched, and how many
+    words of a neural guess the device has never seen."""
+    return worth_acting_on(heard_signs(pick, readings, vocabulary, grammar))
 
 
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
@@ -454,7 +456,7 @@ class DialogueService(Service):
             _LOGGER.info("Heard %r while ringing; not a stop", text)
             return
         check_first = (spoken and understanding.intent is not None
-                       and not heard_clearly(pick, readings[0].confidence, self.vocabulary, self.grammar))
+                       and not heard_clearly(pick, readings, self.vocabulary, self.grammar))
         turn = Turn(text, understanding.intent, dict(understanding.slots),
                     float(understanding.confidence), message.follow_up, understanding.declined)
         assert self.store is not None
