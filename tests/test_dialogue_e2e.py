@@ -198,9 +198,10 @@ def test_timers_and_memories_survive_a_kill_of_the_dialogue_service(device):
     start = len(probe.history)
     microphone.speak(speech(folder, "when is Amy's birthday", wake=True))
     reply = after(probe, start, lambda m: isinstance(m, Say), REPLY_S)
-    if reply.expect_reply and "did you mean" in reply.text.lower():
+    if reply.expect_reply and "May" not in reply.text:
         # Whisper's other reading "when is a me's birthday" came close: she may check first (a
-        # different memory would be looked up), and a spoken "yes" gets the answer.
+        # different memory would be looked up; "Did you mean ...?" or "Sorry, did you say ...?",
+        # chosen at random), and a spoken "yes" gets the answer.
         assert "amy's birthday" in reply.text.lower(), reply
         after(probe, start, lambda m: isinstance(m, ListeningStarted) and m.source == "follow_up", REPLY_S)
         answer_from = len(probe.history)
