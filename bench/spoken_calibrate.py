@@ -304,7 +304,7 @@ def fit_act_model(model, home, args) -> int:
     row("fitted (in sample)", [worth_acting_on(signs, fitted_weights, fitted_bias) for _, _, signs, _ in cases])
     # Held out: each request decided by a model fitted without it (the mean of five different
     # splits), with the tie gate at the shipped and other margins (-inf: none).
-    for gate in (-math.inf, 0.05, MIN_RIVAL_MARGIN, 0.2):
+    for gate in sorted({-math.inf, 0.05, 0.1, 0.2, 0.3, MIN_RIVAL_MARGIN}):
         row(f"held out, ask on tie < {gate:g}",
             *[fit_and_hold_out(gate, repeat)[1] >= ACT_CHANCE for repeat in range(REPEATS)])
     print("signs: log heard confidence, rival margin (capped), exact command, template matched, unknown words")
