@@ -397,7 +397,9 @@ class DialogueModel:
         # sentences are such statements; else only frames with slots of their own ("remember
         # that ...") are tried.
         wholes = [heads.fixed[i].get(WHOLE_UTTERANCE_FIXED) for i in order]
-        whole = max(set(wholes), key=wholes.count) if wholes else None
+        # The commonest among them; a tie goes to the nearest sentence (a max over a set would leave
+        # it to Python's string hashing, which differs from run to run).
+        whole = max(wholes, key=wholes.count) if wholes else None
         if not whole and any(wholes):
             order = [i for i in order if not heads.fixed[i].get(WHOLE_UTTERANCE_FIXED)]
             ranked = np.array([i for i in ranked if not heads.fixed[i].get(WHOLE_UTTERANCE_FIXED)], dtype=np.int64)
