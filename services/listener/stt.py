@@ -335,13 +335,14 @@ class WhisperSpeechToText(SpeechToText):
         return sorted([*readings, Reading(text, confidence)], key=lambda r: -r.confidence)
 
     def grammar_candidate(self, encoded, frames: int, readings: list[Reading]) -> tuple[str, float] | None:
-        """The command nearest to what was heard that Whisper finds likeliest on this audio, and how
-        much likelier than its own first reading (mean log probability per token; < 0: less likely).
+        """Of the commands nearest to what was heard and the command Whisper writes when held to the
+        grammar, the one Whisper finds likeliest on this audio, and how much likelier than its own
+        first reading (mean log probability per token; < 0: less likely).
 
         Whisper scores each candidate by forced decoding (its align(), the same decoder and prompt
         as the beam); its first reading is scored the same way, so the two compare like for like.
         None when the first reading already is one of the commands (most clear requests) or no
-        command is near.
+        command is found that is not already a reading.
         """
         from services.command_grammar import grammar_words
 
@@ -356,6 +357,8 @@ class WhisperSpeechToText(SpeechToText):
                 if tuple(grammar_words(text)) not in heard and text + "." not in candidates:
                     candidates.append(text + ".")
         held = self._grammar_decoded(encoded, frames)
+        # Also when the nearest commands hold the same words: Whisper's own writing of them (capitals,
+        # punctuation) may score better, and the best is what counts.
         if held is not None and tuple(grammar_words(held)) not in heard:
             candidates.append(held if held[-1:] in ".?!" else held + ".")
         if not candidates:
