@@ -50,22 +50,25 @@ MERGE_MAX_DISTANCE = (DELETE_COST - MERGE_COST) / SUBSTITUTE_SCALE
 MERGE_MIN_LETTERS = 6  # it is long words Whisper does not know that it splits; short ones it spells
 MAX_EXPANSIONS = 10_000  # bounds the search on a long or garbled hearing (median ~40 ms, p95 ~120 ms here)
 
-_NUMBER_WORDS = frozenset(
+NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
     "hundred thousand half".split())
+CHARACTERS_AS_WORDS = {"%": "percent", "°": "degrees"}  # written as one character, said as a word
 _WORD = re.compile(r"[a-z0-9']+(?:\.[0-9]+)?")
 
 
 def grammar_words(text: str) -> list[str]:
     """Lower-case words without punctuation; '%' and '°' as words; hyphens split words."""
-    text = text.lower().replace("%", " percent ").replace("°", " degrees ")
+    text = text.lower()
+    for character, word in CHARACTERS_AS_WORDS.items():
+        text = text.replace(character, f" {word} ")
     text = re.sub(r"[-_/]", " ", text)
     return [w for w in (m.group().strip("'") for m in _WORD.finditer(text)) if w]
 
 
 def is_number(word: str) -> bool:
-    return word[:1].isdigit() or word in _NUMBER_WORDS
+    return word[:1].isdigit() or word in NUMBER_WORDS
 
 
 def heard_words(text: str) -> list[str]:

@@ -159,12 +159,6 @@ def test_whisper_adds_no_command_that_was_not_said(whisper: WhisperSpeechToText)
     assert not any(whisper.command_grammar.accepts(reading.text) for reading in readings)
 
 
-def _walk(whisper: WhisperSpeechToText, grammar: CommandGrammar) -> GrammarWalk:
-    tokenizer = whisper._tokenizer
-    return GrammarWalk(grammar, lambda token: tokenizer.decode([token]) if token < tokenizer.eot else None,
-                       tokenizer.eot)
-
-
 def _walked(walk: GrammarWalk, tokens: list[int]):
     """The position after the tokens, or None where one leaves the grammar."""
     position = walk.start()
@@ -176,7 +170,7 @@ def _walked(walk: GrammarWalk, tokens: list[int]):
 
 
 def test_whispers_tokens_are_walked_through_the_grammar(whisper: WhisperSpeechToText):
-    walk = _walk(whisper, small_graph())
+    walk = GrammarWalk.for_tokenizer(small_graph(), whisper._tokenizer)
     encode = whisper._tokenizer.encode
     for said in [" Turn off the kitchen light.", " turn on the fan please", " Set a timer for 25 minutes.",
                  " set a timer for twenty five minutes", " Turn off the Kitchen-Light?"]:

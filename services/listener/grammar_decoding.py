@@ -24,13 +24,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from services.command_grammar import NUMBER, CommandGrammar, is_number
+from services.command_grammar import CHARACTERS_AS_WORDS, NUMBER, NUMBER_WORDS, CommandGrammar, is_number
 
 _WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
-_CHARACTERS_AS_WORDS = {"%": "percent", "°": "degrees"}  # as grammar_words() has them
-_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-                 "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
-                 "eighty ninety hundred thousand half").split()
 # Each place Whisper strays from the grammar costs a pass of its decoder (~0.07 s here). A hearing
 # that strays more often is no command said: on 484 clips of the model's own phrases (never the
 # tests), of the commands found after 5 or more passes 2 of 60 meant what was said (those found in
@@ -61,6 +57,12 @@ class GrammarWalk:
         self._texts: dict[int, str | None] = {}  # only the tokens ever tried: a few thousand of 51,864
         self._next_words_of: dict[int, dict[str, int]] = {}
         self._begins: dict[tuple, bool] = {}
+
+    @classmethod
+    def for_tokenizer(cls, grammar: CommandGrammar, tokenizer) -> GrammarWalk:
+        """The walk for faster-whisper's Tokenizer: text tokens read as their text, special ones as none."""
+        end_of_text = tokenizer.eot
+        return cls(grammar, lambda token: tokenizer.decode([token]) if token < end_of_text else None, end_of_text)
 
     def start(self) -> _Position:
         return _Position(frozenset([self.grammar.start]), frozenset(), "")
@@ -117,7 +119,7 @@ class GrammarWalk:
 
     def _begins_a_next_word(self, position: _Position, begun: str) -> bool:
         numeric = begun[:1].isdigit() and all(c.isdigit() or c in ".," for c in begun)
-        number_begun = numeric or any(word.startswith(begun) for word in _NUMBER_WORDS)
+        number_begun = numeric or any(word.startswith(begun) for word in NUMBER_WORDS)
         if position.after_number and number_begun:
             return True
         for state in position.states:
@@ -143,8 +145,8 @@ class GrammarWalk:
                 if position is None:
                     return None
                 word = ""
-            if character in _CHARACTERS_AS_WORDS:
-                position = self._after_word(position, _CHARACTERS_AS_WORDS[character])
+            if character in CHARACTERS_AS_WORDS:
+                position = self._after_word(position, CHARACTERS_AS_WORDS[character])
                 if position is None:
                     return None
         if word and not self._may_begin(position, word):

@@ -372,9 +372,7 @@ class WhisperSpeechToText(SpeechToText):
         from .grammar_decoding import GrammarWalk
 
         super().set_command_grammar(grammar)
-        end_of_text = self._tokenizer.eot
-        self._grammar_walk = None if grammar is None else GrammarWalk(
-            grammar, lambda token: self._tokenizer.decode([token]) if token < end_of_text else None, end_of_text)
+        self._grammar_walk = None if grammar is None else GrammarWalk.for_tokenizer(grammar, self._tokenizer)
 
     def _grammar_decoded(self, encoded, frames: int) -> str | None:
         """The command Whisper finds likeliest when held to the grammar (grammar_decoding.py)."""
