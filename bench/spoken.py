@@ -56,7 +56,7 @@ from bench.spoken_corpus import (  # noqa: E402
     CONDITIONS, VOICES, Clip, cache_dir, mixed_audio, stratified_order)
 from bench.understand import DEFAULT_TESTS, fixture_home, load_tests, slots_match  # noqa: E402
 
-LISTENER_SOURCES = ("stt.py", "pipeline.py", "vad.py", "vocabulary.py", "noise.py")
+LISTENER_SOURCES = ("stt.py", "grammar_decoding.py", "pipeline.py", "vad.py", "vocabulary.py", "noise.py")
 GRAMMAR_SOURCES = ("command_grammar.py", "dialogue/nlu/grammar.py")
 BASELINE_KEY = "whisper-tiny.en-int8-beam1-noprompt-v1"
 PROGRESS_EVERY_S = 30.0
@@ -122,6 +122,7 @@ def _hear_with_listener(samples) -> dict[str, Any]:
     transcript = stopped.transcript.result()
     return {"text": transcript.text, "reason": stopped.reason, "confidence": round(transcript.confidence, 3),
             "alternatives": [[reading.text, round(reading.confidence, 3)] for reading in transcript.alternatives],
+            "grammar_reading": transcript.grammar_reading,
             "final_ms": (time.perf_counter() - ended) * 1000, "total_ms": (time.perf_counter() - started) * 1000,
             "cpu_ms": (time.process_time() - cpu_started) * 1000}
 
@@ -297,7 +298,8 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
             return model.understand(text, context)
         result = understand_likeliest([Reading(t, c) for t, c in heard_readings], understand).understanding
         outcomes["samantha"].append(judge(result.intent, result.slots, intent, expected))
-        normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary))
+        normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary),
+                                      ours.get("grammar_reading", ""))
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
         if reads_back(pick, heard_clearly(pick, normalized, vocabulary, grammar)):

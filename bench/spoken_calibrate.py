@@ -163,7 +163,8 @@ class _Chain:
         from services.spoken import normalize_transcript
 
         readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
-        return cleaned_readings(readings, lambda text: normalize_transcript(text, self.vocabulary))
+        return cleaned_readings(readings, lambda text: normalize_transcript(text, self.vocabulary),
+                                ours.get("grammar_reading", ""))
 
     def pick(self, readings: list, bonus: float):
         """The reading the dialogue picks and what it means."""
@@ -307,7 +308,8 @@ def fit_act_model(model, home, args) -> int:
     for gate in sorted({-math.inf, 0.05, 0.1, 0.2, 0.3, MIN_RIVAL_MARGIN}):
         row(f"held out, ask on tie < {gate:g}",
             *[fit_and_hold_out(gate, repeat)[1] >= ACT_CHANCE for repeat in range(REPEATS)])
-    print("signs: log heard confidence, rival margin (capped), exact command, template matched, unknown words")
+    print("signs: log heard confidence, rival margin (capped), exact command (heard freely), template matched, "
+          "unknown words, made by the grammar")
     print(f"fitted:  WEIGHTS = {tuple(round(w, 3) for w in fitted_weights)}, BIAS = {round(fitted_bias, 3)}")
     print(f"shipped: WEIGHTS = {WEIGHTS}, BIAS = {BIAS}")
     report_unclear([(pick, worth_acting_on(signs), ok) for _, pick, signs, ok in cases])

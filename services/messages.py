@@ -182,6 +182,10 @@ class TranscriptReady(Message):
     # the dialogue takes the likeliest reading it understands, not just the first.
     alternatives: list[str] = field(default_factory=list)
     alternative_confidences: list[float] = field(default_factory=list)
+    # The one reading (the text or an alternative) the recogniser wrote from the device's command
+    # grammar rather than heard freely, if any: it is a command by construction, so its being one
+    # is no sign it was heard right (services/spoken/confidence.py).
+    grammar_reading: str = ""
 
     def validate(self) -> None:
         if len(self.alternatives) != len(self.alternative_confidences):

@@ -150,6 +150,8 @@ def test_whisper_adds_the_command_it_finds_as_likely_as_a_mishearing(whisper: Wh
     assert [words(r.text) for r in readings][:2] == [["turn", "off", "the", "kitchen", "ceiling"],
                                                     ["turn", "of", "the", "kitten", "sealing"]]
     assert 0.0 < readings[0].confidence <= 1.0
+    # Marked as the grammar's writing, so the dialogue does not take it for a command heard freely.
+    assert [r.made_by_grammar for r in readings][:2] == [True, False]
 
 
 def test_whisper_adds_no_command_that_was_not_said(whisper: WhisperSpeechToText):

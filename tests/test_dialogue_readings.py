@@ -45,6 +45,19 @@ def test_readings_are_cleaned_once_and_nothing_said_stays_nothing():
                             text.lower() else text) == []
 
 
+def test_the_reading_the_grammar_wrote_is_marked_unless_it_was_also_heard_freely():
+    clean = lambda text: text.lower().rstrip(".")  # noqa: E731
+    heard = [("Turn off the kitchen ceiling.", 0.7), ("turn of the kitten sealing", 0.6)]
+    readings = cleaned_readings(heard, clean, grammar_reading="Turn off the kitchen ceiling.")
+    assert [(r.text, r.made_by_grammar) for r in readings] == [("turn off the kitchen ceiling", True),
+                                                                ("turn of the kitten sealing", False)]
+    # Whisper wrote the same words freely too (only its punctuation differed): heard, not made.
+    heard.append(("turn off the kitchen ceiling", 0.3))
+    readings = cleaned_readings(heard, clean, grammar_reading="Turn off the kitchen ceiling.")
+    assert [(r.text, r.made_by_grammar) for r in readings] == [("turn off the kitchen ceiling", False),
+                                                                ("turn of the kitten sealing", False)]
+
+
 def test_a_reading_that_is_exactly_a_command_gets_the_benefit_of_the_doubt():
     # "turn off the kitten" means something to the model too, and Whisper found it likelier; but
     # only the other is word for word one of the device's commands.

@@ -197,7 +197,8 @@ def heard_garden(garden_model, grammar, listener, tmp_path_factory: pytest.TempP
             # As the dialogue service takes a transcript: the likeliest reading, then act or ask.
             readings = [(transcript.text, transcript.confidence),
                         *[(r.text, r.confidence) for r in transcript.alternatives]]
-            normalized = cleaned_readings(readings, lambda heard: normalize_transcript(heard, vocabulary))
+            normalized = cleaned_readings(readings, lambda heard: normalize_transcript(heard, vocabulary),
+                                          transcript.grammar_reading)
             pick = understand_likeliest(normalized or [Reading("", 0.0)], garden_model.understand, grammar.accepts)
             result = pick.understanding
             acted = result.intent is not None and heard_clearly(pick, normalized, vocabulary, grammar)

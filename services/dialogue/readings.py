@@ -36,6 +36,7 @@ class Reading:
 
     text: str
     confidence: float  # the recogniser's, 0-1
+    made_by_grammar: bool = False  # written from the command grammar, not heard freely (TranscriptReady)
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,24 @@ class Pick:
     rival_margin: float = math.inf
 
 
-def cleaned_readings(heard: list[tuple[str, float]], clean: Callable[[str], str]) -> list[Reading]:
+def cleaned_readings(heard: list[tuple[str, float]], clean: Callable[[str], str],
+                     grammar_reading: str = "") -> list[Reading]:
     """(text, confidence) pairs as heard, likeliest first, cleaned up; readings that clean up to
     the same words are kept once. [] when the likeliest is nothing (only the wake word, or silence):
-    a less likely reading must not put words in a silent user's mouth."""
+    a less likely reading must not put words in a silent user's mouth. The one whose text is
+    ``grammar_reading`` was written from the command grammar; it counts as heard freely when a
+    free reading cleans up to the same words."""
     readings: list[Reading] = []
     for text, confidence in heard:
+        made_by_grammar = bool(grammar_reading) and text == grammar_reading
         text = clean(text)
         if not text and not readings:
             return []
-        if text and all(text != reading.text for reading in readings):
-            readings.append(Reading(text, confidence))
+        same = next((index for index, reading in enumerate(readings) if reading.text == text), None)
+        if text and same is None:
+            readings.append(Reading(text, confidence, made_by_grammar))
+        elif text and not made_by_grammar and readings[same].made_by_grammar:
+            readings[same] = dataclasses.replace(readings[same], made_by_grammar=False)
     return readings
 
 

@@ -104,7 +104,10 @@ def heard_signs(pick: Pick, readings: Sequence[Reading], vocabulary: PhoneticVoc
         # How sure the recogniser was of what it heard first, whichever reading was picked.
         heard_confidence=readings[0].confidence if readings else 0.0,
         rival_margin=pick.rival_margin,
-        exact_command=grammar is not None and understanding.intent is not None and grammar.accepts(understanding.text),
+        # Word for word a command as heard freely; a reading the grammar wrote is one by construction.
+        exact_command=(grammar is not None and understanding.intent is not None and not pick.reading.made_by_grammar
+                       and grammar.accepts(understanding.text)),
+        made_by_grammar=pick.reading.made_by_grammar,
         template_matched=template_matched,
         # A template's words are all known: any unknown ones are in its free text (a song, a
         # shopping item), where a user's words are rightly new to the device.
@@ -487,7 +490,7 @@ class DialogueService(Service):
             return normalize_transcript(clean_transcript(text), self.vocabulary)
 
         heard = [(message.text, message.confidence), *zip(message.alternatives, message.alternative_confidences)]
-        return cleaned_readings(heard, clean)
+        return cleaned_readings(heard, clean, message.grammar_reading)
 
     async def _commit(self) -> None:
         """Make the turn's changes durable, off the event loop (the reply is already on its way)."""

@@ -240,6 +240,7 @@ class ListenerService(Service):
             follow_up=event.source == "follow_up",
             alternatives=[reading.text for reading in transcript.alternatives],
             alternative_confidences=[round(reading.confidence, 3) for reading in transcript.alternatives],
+            grammar_reading=transcript.grammar_reading,
         ))
 
     # --- bus -----------------------------------------------------------------------------------

@@ -95,6 +95,9 @@ class Reading:
 
     text: str
     confidence: float  # mean token probability, 0-1
+    # Written from the command grammar (the nearest command, or Whisper held to it), not heard
+    # freely: a command by construction, so being one says nothing about how well it was heard.
+    made_by_grammar: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Transcript:
     audio_s: float  # seconds of audio it was made from
     final_pass_s: float  # time from finish() to the result (what the user waits for)
     alternatives: tuple[Reading, ...] = ()  # other readings of the same audio, likeliest first
+    grammar_reading: str = ""  # the reading (text or an alternative) made by the grammar, if any
 
 
 def _plain_words(text: str) -> list[str]:
@@ -332,7 +336,7 @@ class WhisperSpeechToText(SpeechToText):
         text, advantage = candidate
         # On the first reading's confidence scale, moved by how much likelier Whisper found it.
         confidence = min(1.0, readings[0].confidence * math.exp(advantage))
-        return sorted([*readings, Reading(text, confidence)], key=lambda r: -r.confidence)
+        return sorted([*readings, Reading(text, confidence, made_by_grammar=True)], key=lambda r: -r.confidence)
 
     def grammar_candidate(self, encoded, frames: int, readings: list[Reading]) -> tuple[str, float] | None:
         """Of the commands nearest to what was heard and the command Whisper writes when held to the
@@ -467,7 +471,8 @@ class _WhisperUtterance(Utterance):
         best = readings[0] if readings else Reading("", 0.0)
         return Transcript(text=best.text, confidence=best.confidence, backend=self._stt.name,
                           audio_s=len(audio) / SAMPLE_RATE, final_pass_s=time.monotonic() - finished_at,
-                          alternatives=tuple(readings[1:]))
+                          alternatives=tuple(readings[1:]),
+                          grammar_reading=next((r.text for r in readings if r.made_by_grammar), ""))
 
     def cancel(self) -> None:
         with self._lock:

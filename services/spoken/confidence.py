@@ -1,15 +1,19 @@
 """Act or ask: whether an understanding of a spoken request is safe to carry out.
 
 A wrong action (the wrong light off, the wrong zone watered) costs a user more than a question
-("Sorry, did you mean ...?"). Five signs say how likely the words understood are the words said:
+("Sorry, did you mean ...?"). Six signs say how likely the words understood are the words said:
 
 - how sure the recogniser was of its first reading (Whisper's mean token probability, the
   listener's ``Transcript.confidence``): a mumbled or noisy request is heard less surely;
 - how far the reading acted on is ahead of the recogniser's best other reading that means something
   else (``rival_margin``, services/dialogue/readings.py): "turn off the lights" first and "turn on
   the lights" close behind is a coin toss, however sure each reading looks;
-- whether the words are, word for word, one of the commands the device knows (the command grammar):
-  a mishearing lands on garbled words far more often than on another valid command;
+- whether the words, as the recogniser heard them freely, are word for word one of the commands
+  the device knows (the command grammar): a mishearing lands on garbled words far more often than
+  on another valid command;
+- whether the reading was written from the command grammar (the nearest command to what was heard,
+  or Whisper held to the grammar, services/listener/grammar_decoding.py): it is a command by
+  construction, so it is weighed on its own, not as a command heard freely;
 - whether a sentence template matched them (exactly, or with a wildcard), rather than the dialogue
   model's neural guess;
 - how many words of the model's neural guess (no template matched) the device has never seen in its
@@ -64,9 +68,10 @@ class Signs:
 
     heard_confidence: float  # the recogniser's confidence in its first reading, 0-1
     rival_margin: float = math.inf  # ahead of the best reading meaning something else (inf: none does)
-    exact_command: bool = False  # the words are exactly one of the device's commands
+    exact_command: bool = False  # the words, heard freely, are exactly one of the device's commands
     template_matched: bool = False  # a sentence template matched, not the neural guess
     unknown_words: int = 0  # words the device has never seen, in a guess (no template matched)
+    made_by_grammar: bool = False  # the reading was written from the command grammar, not heard freely
 
     def features(self) -> tuple[float, ...]:
         """The signs as the model's inputs, in the order of ``WEIGHTS``."""
@@ -74,15 +79,16 @@ class Signs:
                 min(self.rival_margin, RIVAL_MARGIN_CAP),
                 float(self.exact_command),
                 float(self.template_matched),
-                float(min(self.unknown_words, UNKNOWN_WORDS_CAP)))
+                float(min(self.unknown_words, UNKNOWN_WORDS_CAP)),
+                float(self.made_by_grammar))
 
 
 # Fitted by bench/spoken_calibrate.py (logistic regression, L2 with C=1) on the 2,066 understood
 # requests of 2,348 clips of the device's own phrases whose rival is no tie (2026-11-27, heard by the
 # listener that holds Whisper to the grammar; the README has its output). In the order of
 # Signs.features(): log heard confidence, rival margin (capped), exact command, template matched,
-# unknown words.
-WEIGHTS = (3.089, 0.647, 2.773, 0.492, -0.773)
+# unknown words, made by the grammar.
+WEIGHTS = (3.089, 0.647, 2.773, 0.492, -0.773, 2.773)
 BIAS = 0.324
 
 
