@@ -309,7 +309,7 @@ def fit_act_model(model, home, args) -> int:
         row(f"held out, ask on tie < {gate:g}",
             *[fit_and_hold_out(gate, repeat)[1] >= ACT_CHANCE for repeat in range(REPEATS)])
     print("signs: log heard confidence, rival margin (capped), exact command (heard freely), template matched, "
-          "unknown words, made by the grammar")
+          "unknown words, made by the grammar, words left out")
     print(f"fitted:  WEIGHTS = {tuple(round(w, 3) for w in fitted_weights)}, BIAS = {round(fitted_bias, 3)}")
     print(f"shipped: WEIGHTS = {WEIGHTS}, BIAS = {BIAS}")
     report_unclear([(pick, worth_acting_on(signs), ok) for _, pick, signs, ok in cases])

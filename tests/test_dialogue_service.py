@@ -271,6 +271,22 @@ def test_unclear_spoken_command_is_read_back_before_acting(dialogue, probe):
     assert probe.wait_for(HomeCommand, timeout=20).intent == "HassTurnOn"
 
 
+def test_a_command_the_grammar_wrote_is_trusted_less_than_one_heard_freely(dialogue, probe):
+    # Whisper fairly unsure (0.25): the words heard freely as a command are done at once; the same
+    # words written by the listener from the command grammar (Whisper held to it) are read back.
+    probe.drain()
+    probe.publish(TranscriptReady(text="Turn on the kitchen light.", confidence=0.25, backend="whisper"))
+    command = probe.wait_for(HomeCommand, timeout=20)
+    assert command.intent == "HassTurnOn"
+    probe.publish(HomeCommandResult(request_id=command.request_id, ok=True))
+    assert "on" in probe.wait_for(Say).text
+    probe.drain()
+    start = len(probe.history)
+    probe.publish(TranscriptReady(text="Turn off the kitchen light.", confidence=0.25, backend="whisper",
+                                  grammar_reading="Turn off the kitchen light."))
+    _read_back_and_done_on_yes(probe, start)
+
+
 def test_the_likeliest_reading_the_device_understands_is_acted_on(dialogue, probe):
     # Whisper's first reading is a mishearing; its second names a light the home has.
     probe.drain()

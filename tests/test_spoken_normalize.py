@@ -120,6 +120,11 @@ def test_worth_acting_on_asks_when_the_words_are_doubtful() -> None:
     # recogniser not quite sure of it is believed.
     assert worth_acting_on(Signs(heard_confidence=0.45, exact_command=True, template_matched=True))
     assert not worth_acting_on(Signs(heard_confidence=0.45, template_matched=True))
+    # A command the grammar wrote is one by construction: less of a sign than one heard freely, and
+    # less again when what was heard had more words than the command ("thank you for the effort" -> "thanks").
+    assert worth_acting_on(Signs(heard_confidence=0.45, made_by_grammar=True, template_matched=True))
+    assert not worth_acting_on(Signs(heard_confidence=0.45, made_by_grammar=True, template_matched=True,
+                                     words_left_out=3))
 
 
 def test_worth_acting_on_asks_when_another_reading_means_something_else_nearly_as_likely() -> None:

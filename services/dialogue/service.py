@@ -108,6 +108,7 @@ def heard_signs(pick: Pick, readings: Sequence[Reading], vocabulary: PhoneticVoc
         exact_command=(grammar is not None and understanding.intent is not None and not pick.reading.made_by_grammar
                        and grammar.accepts(understanding.text)),
         made_by_grammar=pick.reading.made_by_grammar,
+        words_left_out=max(0, len(readings[0].text.split()) - len(pick.reading.text.split())) if readings else 0,
         template_matched=template_matched,
         # A template's words are all known: any unknown ones are in its free text (a song, a
         # shopping item), where a user's words are rightly new to the device.
