@@ -276,13 +276,27 @@ def reads_back(pick, clear: bool) -> bool:
     return intent is not None and intent not in UNCHECKED_INTENTS and not clear
 
 
+def listener_readings(ours: dict) -> list[tuple[str, float]]:
+    """The listener's readings of a clip (cached transcript), likeliest first, as (text, confidence)."""
+    return [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
+
+
+def spoken_readings(ours: dict, vocabulary) -> list:
+    """The readings as the dialogue service takes them from a transcript: cleaned up, normalised,
+    the one the grammar wrote marked (services/dialogue/service.py, DialogueService._readings)."""
+    from services.dialogue.readings import cleaned_readings
+    from services.spoken import normalize_transcript
+
+    return cleaned_readings(listener_readings(ours), lambda text: normalize_transcript(text, vocabulary),
+                            ours.get("grammar_reading", ""))
+
+
 def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, home, grammar) -> dict:
     """Outcomes per chain per item."""
     from hassil import recognize_best
 
-    from services.dialogue.readings import Reading, cleaned_readings, understand_likeliest
+    from services.dialogue.readings import Reading, understand_likeliest
     from services.dialogue.service import heard_clearly, spoken_vocabulary
-    from services.spoken import normalize_transcript
 
     slot_lists = home.slot_lists()
     # What the device knows, as the dialogue service would hand it over: its phrases and its home's names.
@@ -293,13 +307,12 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
         ours, base = heard[item]
         # The listener's readings of the clip, likeliest first; the dialogue weighs each one's
         # likelihood against what its model understands (services/dialogue/readings.py), as the service does.
-        heard_readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
+        heard_readings = listener_readings(ours)
         def understand(text: str) -> Any:
             return model.understand(text, context)
         result = understand_likeliest([Reading(t, c) for t, c in heard_readings], understand).understanding
         outcomes["samantha"].append(judge(result.intent, result.slots, intent, expected))
-        normalized = cleaned_readings(heard_readings, lambda t: normalize_transcript(t, vocabulary),
-                                      ours.get("grammar_reading", ""))
+        normalized = spoken_readings(ours, vocabulary)
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
         if reads_back(pick, heard_clearly(pick, normalized, vocabulary, grammar)):

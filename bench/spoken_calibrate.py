@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.spoken import (  # noqa: E402
-    TranscriptCache, _folded, _worker_hear, _worker_init, listener_key, reads_back)
+    TranscriptCache, _folded, _worker_hear, _worker_init, listener_key, reads_back, spoken_readings)
 from bench.spoken_corpus import CONDITIONS, VOICES, Clip, cache_dir  # noqa: E402
 from bench.understand import DEFAULT_TESTS, fixture_home  # noqa: E402
 
@@ -159,12 +159,7 @@ class _Chain:
         self.grammar = model.grammar().compact()
 
     def readings(self, ours: dict) -> list:
-        from services.dialogue.readings import cleaned_readings
-        from services.spoken import normalize_transcript
-
-        readings = [(ours["text"], ours.get("confidence", 0.0)), *ours.get("alternatives", [])]
-        return cleaned_readings(readings, lambda text: normalize_transcript(text, self.vocabulary),
-                                ours.get("grammar_reading", ""))
+        return spoken_readings(ours, self.vocabulary)
 
     def pick(self, readings: list, bonus: float):
         """The reading the dialogue picks and what it means."""
