@@ -99,3 +99,32 @@ def test_a_reading_that_differs_only_in_a_small_word_of_a_free_text_value_is_no_
     pick = understand_likeliest([Reading("add apples to my list", 0.5), Reading("add maples to my list", 0.45)],
                                 shopping)
     assert pick.rival_margin < 0.2
+
+
+def test_a_command_that_leaves_out_a_name_a_likelier_reading_said_does_not_win_on_its_bonus():
+    # The grammar cannot hold a timer's name, so its command is the likelier reading less "pizza".
+    def timers(text: str) -> Understanding:
+        slots = {"minutes": 5, **({"name": "pizza"} if "pizza" in text else {})}
+        return Understanding(text, "HassDecreaseTimer", slots, 1.0, 1.0)
+
+    grammar = {"take 5 minutes from the timer"}
+    readings = [Reading("take 5 minutes from pizza timer", 0.68), Reading("take 5 minutes from the timer", 0.64)]
+    pick = understand_likeliest(readings, timers, is_command=grammar.__contains__, command_bonus=0.75)
+    assert (pick.reading.text, pick.understanding.slots) == (readings[0].text, {"minutes": 5, "name": "pizza"})
+    # the request with the name left out is the same request, not a rival
+    assert pick.rival_margin == math.inf
+    # a less likely reading with the name does not displace the command
+    readings = [Reading("take 5 minutes from the timer", 0.68), Reading("take 5 minutes from pizza timer", 0.64)]
+    pick = understand_likeliest(readings, timers, is_command=grammar.__contains__, command_bonus=0.75)
+    assert pick.reading.text == "take 5 minutes from the timer"
+
+
+def test_a_likelier_reading_with_another_intent_is_not_taken_for_a_fuller_one():
+    def timers(text: str) -> Understanding:
+        intent = "HassIncreaseTimer" if text.startswith("add") else "HassDecreaseTimer"
+        slots = {"minutes": 5, **({"name": "pizza"} if "pizza" in text else {})}
+        return Understanding(text, intent, slots, 1.0, 1.0)
+
+    readings = [Reading("add 5 minutes to pizza timer", 0.68), Reading("take 5 minutes from the timer", 0.64)]
+    pick = understand_likeliest(readings, timers, is_command={readings[1].text}.__contains__, command_bonus=0.75)
+    assert pick.understanding.intent == "HassDecreaseTimer" and pick.rival_margin < 1.0

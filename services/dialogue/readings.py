@@ -94,8 +94,16 @@ def understand_likeliest(readings: list[Reading], understand: Callable[[str], Un
             meaning += command_bonus
         scored.append((math.log(max(reading.confidence, MIN_CONFIDENCE)) + meaning, pick))
     best_score, best = max(scored, key=lambda entry: entry[0])  # the first of equals: the likelier reading
+    # The command grammar holds no free-text values (a timer's name, a list's item), so the command
+    # bonus can favour a reading that is a likelier one with such a detail left out: "take 5 minutes
+    # from the timer" over "take 5 minutes from pizza timer". That is the same request, less what the
+    # user said; the likeliest reading that says it in full is taken.
+    fuller = next(((score, pick) for score, pick in scored[:best.rank] if _says_more(pick, best)), None)
+    if fuller is not None:
+        best_score, best = fuller
     rival_scores = [score for score, other in scored
-                    if other.understanding.intent is not None and _meaning(other) != _meaning(best)]
+                    if other.understanding.intent is not None and _meaning(other) != _meaning(best)
+                    and not _says_more(best, other)]
     if best.understanding.intent is not None and rival_scores:
         best = dataclasses.replace(best, rival_margin=best_score - max(rival_scores))
     return best
@@ -105,6 +113,15 @@ def understand_likeliest(readings: list[Reading], understand: Callable[[str], Un
 # "home". Whisper hears such small words in and out of a free-text value ("remove the apples on my
 # list" beside "remove apples on my list"); as a rival, that is the same request.
 FILLER_WORDS = frozenset("a an the my our your his her their its it this that".split())
+
+
+def _says_more(pick: Pick, other: Pick) -> bool:
+    """Whether ``pick`` is ``other``'s request with more said: the same intent, every slot of
+    ``other`` with the same value, and some slot more."""
+    intent, slots = _meaning(pick)
+    other_intent, other_slots = _meaning(other)
+    return (intent is not None and intent == other_intent and len(slots) > len(other_slots)
+            and all(slot in slots for slot in other_slots))
 
 
 def _meaning(pick: Pick) -> tuple:
