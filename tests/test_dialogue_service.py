@@ -230,8 +230,11 @@ def test_timers_and_memory_survive_kill_9(broker, probe, tmp_path):
         set_at = time.monotonic()
         service.kill()
         service = DialogueProcess(broker, config).start(probe)
+        back_at = time.monotonic()
         probe.wait_for(lambda m: isinstance(m, PlayChime) and m.name == "timer", timeout=15)
-        assert 5.0 <= time.monotonic() - set_at <= 9.0
+        # It rings when it was due, or at once on her return if she came back later (a loaded
+        # machine can take longer to start than the timer has to run): never early, never forgotten.
+        assert 5.0 <= time.monotonic() - set_at <= max(9.0, back_at - set_at + 2.0)
         start = len(probe.history)
         probe.publish(ButtonPressed(press="single"))
         seen(probe, lambda m: isinstance(m, TimerEvent) and m.event == "stopped", start)
@@ -275,13 +278,15 @@ def test_a_command_the_grammar_wrote_is_trusted_less_than_one_heard_freely(dialo
     # Whisper fairly unsure (0.25): the words heard freely as a command are done at once; the same
     # words written by the listener from the command grammar (Whisper held to it) are read back.
     # (By the fitted act-or-ask model, services/spoken/confidence.py, the first acts from a
-    # confidence of 0.21, the second from 0.29; a refit may move both.)
-    probe.drain()
-    probe.publish(TranscriptReady(text="Turn on the kitchen light.", confidence=0.25, backend="whisper"))
-    command = probe.wait_for(HomeCommand, timeout=20)
-    assert command.intent == "HassTurnOn"
-    probe.publish(HomeCommandResult(request_id=command.request_id, ok=True))
-    assert "on" in probe.wait_for(Say).text
+    # confidence of 0.21, the second from 0.29; a refit may move both.) "Please" and "for me" keep
+    # a command word for word one: Home Assistant's templates skip them.
+    for said in ["Turn on the kitchen light.", "Please turn on the kitchen light for me."]:
+        probe.drain()
+        probe.publish(TranscriptReady(text=said, confidence=0.25, backend="whisper"))
+        command = probe.wait_for(HomeCommand, timeout=20)
+        assert command.intent == "HassTurnOn"
+        probe.publish(HomeCommandResult(request_id=command.request_id, ok=True))
+        assert "on" in probe.wait_for(Say).text
     probe.drain()
     start = len(probe.history)
     probe.publish(TranscriptReady(text="Turn off the kitchen light.", confidence=0.25, backend="whisper",

@@ -160,6 +160,16 @@ def test_result_shape(model: DialogueModel) -> None:
     assert 0 < result.elapsed_ms < 1000
 
 
+def test_a_template_said_word_for_word_is_marked_exact_and_free_text_or_a_guess_is_not(model: DialogueModel) -> None:
+    # "please" and "for me" are words Home Assistant's templates skip: still word for word.
+    for text in ["turn off the kitchen lights", "please turn off the kitchen lights for me"]:
+        assert model.understand(text).exact_template, text
+    assert model.understand("add apples to my shopping list").intent == "HassShoppingListAddItem"
+    assert not model.understand("add apples to my shopping list").exact_template  # the item is free text
+    guess = model.understand("kindly make the kitchen lamps dark")
+    assert not guess.exact_template and guess.confidence < 1.0
+
+
 def test_speaker_area_as_context(model: DialogueModel) -> None:
     result = model.understand("turn on the lights", {"area": "Bedroom"})
     assert (result.intent, result.slots) == ("HassTurnOn", {"area": "Bedroom", "domain": "light"})

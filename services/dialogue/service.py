@@ -104,9 +104,11 @@ def heard_signs(pick: Pick, readings: Sequence[Reading], vocabulary: PhoneticVoc
         # How sure the recogniser was of what it heard first, whichever reading was picked.
         heard_confidence=readings[0].confidence if readings else 0.0,
         rival_margin=pick.rival_margin,
-        # Word for word a command as heard freely; a reading the grammar wrote is one by construction.
-        exact_command=(grammar is not None and understanding.intent is not None and not pick.reading.made_by_grammar
-                       and grammar.accepts(understanding.text)),
+        # Word for word a command as heard freely (a template, or the grammar, which has no "please"
+        # or "for me"); a reading the grammar wrote is one by construction.
+        exact_command=(understanding.intent is not None and not pick.reading.made_by_grammar
+                       and (understanding.exact_template
+                            or (grammar is not None and grammar.accepts(understanding.text)))),
         made_by_grammar=pick.reading.made_by_grammar,
         words_left_out=max(0, len(readings[0].text.split()) - len(pick.reading.text.split())) if readings else 0,
         template_matched=template_matched,

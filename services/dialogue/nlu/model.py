@@ -167,6 +167,9 @@ class Understanding:
     # lights except the kitchen"), "set_time" ("... at 7 pm"), "not_as_said" ("don't ...", "by 2
     # degrees"); "" otherwise. The conversation says why, where it can.
     declined: str = ""
+    # The words are one of the templates word for word, no free text in them (Home Assistant's,
+    # the device's or the user's): a mishearing rarely lands on one exactly.
+    exact_template: bool = False
 
 
 @dataclass
@@ -271,6 +274,7 @@ class DialogueModel:
         except Exception:  # a template hassil cannot use must not take understanding down
             _LOGGER.exception("Template matching failed for %r; using the neural model alone", text)
             matched = None
+        exact_template = matched is not None and matched[2] == TEMPLATE_CONFIDENCE
         if matched is not None:
             intent, slots, confidence = matched
         else:
@@ -282,8 +286,8 @@ class DialogueModel:
             slots = _with_timer_name(slots)  # matched by a template or filled by the neural model alike
         declined = _declined(intent, text) if intent is not None else ""
         if declined:
-            intent, slots, confidence = None, {}, 0.0
-        return Understanding(text, intent, slots, confidence, _ms(started), declined)
+            intent, slots, confidence, exact_template = None, {}, 0.0, False
+        return Understanding(text, intent, slots, confidence, _ms(started), declined, exact_template)
 
     def grammar(self):
         """The sentences the model knows with this home's names, as a word graph for the listener
