@@ -968,7 +968,9 @@ def test_unknown_device_is_said_plainly(talk_in):
 
 # --- spoken transcripts heard unclearly ----------------------------------------------------------
 
-UNCLEAR_S = 0.4  # a recogniser's confidence too low to act on without asking (services/spoken/confidence.py)
+# A recogniser's confidence too low to act on without asking, even on words that are exactly a
+# command (services/spoken/confidence.py: the fitted model acts on those from about 0.21).
+UNCLEAR_S = 0.15
 CLEAR_S = 0.9
 
 
