@@ -82,7 +82,8 @@ def understand_likeliest(readings: list[Reading], understand: Callable[[str], Un
     in what it understood (0 when it understood nothing): a template match (1.0) outweighs a
     reading the recogniser found e times likelier that means nothing; plus ``command_bonus`` when
     ``is_command`` says the words are exactly one of the device's commands. Ties go to the likelier
-    reading, so a request heard clearly is taken as heard.
+    reading, so a request heard clearly is taken as heard; and a likelier reading that says the
+    winner's request with more (a timer's name the grammar cannot hold) is taken instead of it.
     """
     if not readings:
         raise ValueError("no readings to choose from")

@@ -93,10 +93,10 @@ class Signs:
 # requests of 2,346 clips of the device's own phrases whose rival is no tie (2026-11-27, transcripts
 # listener-87e07693e3e45678a7f9, heard by the listener that holds Whisper to the grammar and marks the
 # readings it made; "exact command" counting a template matched word for word too, so "please" and
-# "for me" no longer make a command inexact; the README has its output: held out, right - 2 x wrong
-# 886 -> 901, wrong actions 87 -> 83). In the order of Signs.features(): log heard confidence, rival
-# margin (capped), exact command heard freely, template matched, unknown words, made by the grammar,
-# words left out (capped).
+# "for me" no longer make a command inexact). docs/spoken-history.md has its output: held out,
+# right - 2 x wrong 886 -> 901, wrong actions 87 -> 83. In the order of Signs.features(): log heard
+# confidence, rival margin (capped), exact command heard freely, template matched, unknown words,
+# made by the grammar, words left out (capped).
 WEIGHTS = (2.288, 0.645, 3.23, 0.565, -0.86, 2.497, -0.457)
 BIAS = -0.143
 
