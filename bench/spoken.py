@@ -291,8 +291,10 @@ def spoken_readings(ours: dict, vocabulary) -> list:
                             ours.get("grammar_reading", ""))
 
 
-def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, home, grammar) -> dict:
-    """Outcomes per chain per item."""
+def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, home, grammar,
+              dialogue_ms: list[tuple[float, int]] | None = None) -> dict:
+    """Outcomes per chain per item; in ``dialogue_ms``, per item, the CPU time of the dialogue's side
+    of samantha+spoken (what the dialogue service does with a transcript) and its number of readings."""
     from hassil import recognize_best
 
     from services.dialogue.readings import Reading, understand_likeliest
@@ -312,10 +314,14 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
             return model.understand(text, context)
         result = understand_likeliest([Reading(t, c) for t, c in heard_readings], understand).understanding
         outcomes["samantha"].append(judge(result.intent, result.slots, intent, expected))
+        started = time.thread_time()
         normalized = spoken_readings(ours, vocabulary)
         pick = understand_likeliest(normalized or [Reading("", 0.0)], understand, grammar.accepts)
         result = pick.understanding
-        if reads_back(pick, heard_clearly(pick, normalized, vocabulary, grammar)):
+        clear = heard_clearly(pick, normalized, vocabulary, grammar)
+        if dialogue_ms is not None:
+            dialogue_ms.append(((time.thread_time() - started) * 1000, len(normalized)))
+        if reads_back(pick, clear):
             read_back = judge(result.intent, result.slots, intent, expected)  # ask, do not act
             outcomes["samantha+spoken"].append(dataclasses.replace(
                 judge(None, {}, intent, expected), asked=True, asked_right=read_back.right))
@@ -539,7 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     ha_intents = Intents.from_dict(load_ha_templates("en"))
     from services.command_grammar import CommandGrammar
 
-    outcomes = score_all(items, cases, heard, model, ha_intents, home, CommandGrammar.from_text(grammar))
+    dialogue_ms: list[tuple[float, int]] = []
+    outcomes = score_all(items, cases, heard, model, ha_intents, home, CommandGrammar.from_text(grammar),
+                         dialogue_ms)
     score_s = time.perf_counter() - score_started
 
     final_ms = [heard[i][0]["final_ms"] for i in items if "final_ms" in heard[i][0]]
@@ -576,6 +584,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"transcription (faster than real time, so the end-of-speech guess rarely finishes early): "
               f"listener p50 {statistics.median(ours_ms):.0f} ms per clip, wait after end of audio p50 "
               f"{statistics.median(final_ms):.0f} ms; plain Whisper p50 {statistics.median(base_ms):.0f} ms")
+    if dialogue_ms:
+        # Each reading is understood (a spoken request has up to five, and the grammar's), so a heard
+        # request costs the dialogue more than one sentence does (bench/understand.py, bench/dialogue.py).
+        spent = sorted(ms for ms, _ in dialogue_ms)
+        print(f"the dialogue's side of a heard request (its readings cleaned up, each understood, the pick, act "
+              f"or ask), CPU time: median {statistics.median(spent):.1f} ms, p95 "
+              f"{spent[int(0.95 * (len(spent) - 1))]:.1f} ms; {statistics.mean(n for _, n in dialogue_ms):.1f} "
+              f"readings a request on average")
     cpu = [heard[i][0]["cpu_ms"] + heard[i][1]["cpu_ms"] for i in items if "cpu_ms" in heard[i][0]
            and "cpu_ms" in heard[i][1]]
     if cpu:

@@ -35,6 +35,8 @@ _LOGGER = logging.getLogger(__name__)
 
 GRAMMAR_FILE = "grammar.txt"
 NUMBER = "<number>"
+EMPTY_STEP = -1  # the word number of a step that takes no word
+NO_WORD = -3  # the word number of a word no step takes (-2 is the number step of a graph with none)
 MAX_ARCS = 2_000_000  # a file larger than this is not a command grammar: refuse it
 
 # Costs of holding a hearing against a sentence: a heard word the sentence lacks, a word of the
@@ -184,6 +186,7 @@ class CommandGrammar:
         self.words = words
         self._word_lengths = [len(word) for word in words]
         self.number_id = words.index(NUMBER) if NUMBER in words else -2
+        self._word_index: dict[str, int] | None = None  # made on first use: only accepts() needs it
 
     @classmethod
     def from_text(cls, text: str) -> CommandGrammar:
@@ -230,8 +233,43 @@ class CommandGrammar:
         return zip(self._targets[low:high].tolist(), self._word_ids[low:high].tolist())
 
     def accepts(self, text: str) -> bool:
-        """Whether the text is word for word a sentence of the graph (any number where one fits)."""
-        return bool(self.nearest(text, count=1, max_cost=0.0))
+        """Whether the text is word for word a sentence of the graph (any number where one fits).
+
+        A walk along the words (what nearest() finds at no cost, without its spelling comparisons,
+        which the dialogue would pay for on every reading of every request)."""
+        words = heard_words(text)
+        if not words or not self.finals:
+            return False
+        if self._word_index is None:
+            self._word_index = {word: index for index, word in enumerate(self.words)}
+        states = self._with_empty_steps({self.start})
+        for word in words:
+            word_id = self._word_index.get(word, NO_WORD)
+            number = self.number_id >= 0 and is_number(word.split()[0])
+            reached: set[int] = set()
+            for state in states:
+                low, high = self._offsets[state], self._offsets[state + 1]
+                ids = self._word_ids[low:high]
+                steps = ids == word_id
+                if number:
+                    steps |= ids == self.number_id
+                reached.update(self._targets[low:high][steps].tolist())
+            states = self._with_empty_steps(reached)
+            if not states:
+                return False
+        return not self.finals.isdisjoint(states)
+
+    def _with_empty_steps(self, states: set[int]) -> set[int]:
+        """The states, and every state their steps with no word lead to."""
+        found, stack = set(states), list(states)
+        while stack:
+            state = stack.pop()
+            low, high = self._offsets[state], self._offsets[state + 1]
+            for target in self._targets[low:high][self._word_ids[low:high] == EMPTY_STEP].tolist():
+                if target not in found:
+                    found.add(target)
+                    stack.append(target)
+        return found
 
     def nearest(self, heard: str, count: int = 2, max_cost: float | None = None) -> list[tuple[str, float]]:
         """The sentences of the graph nearest to what was heard, as (text, edit cost), best first.

@@ -77,6 +77,7 @@ def test_a_graph_accepts_its_sentences_and_nothing_else():
     assert not graph.accepts("turn off the kitchen")
     assert not graph.accepts("turn off the kitchen light now")
     assert not graph.accepts("set a timer for minutes")
+    assert not graph.accepts("")
 
 
 def test_a_minimized_graph_and_its_text_form_keep_every_sentence():
