@@ -493,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     model = DialogueModel.load(cache / "state", None, home)
     model_load_s = time.perf_counter() - started
     phrases = model.phrases()
-    grammar = model.grammar().to_text()  # the dialogue's, whatever the listener is given
+    # The dialogue's, whatever the listener is given; built as the service builds it, so that the
+    # model keeps it too (it tells the model where templates can match).
+    grammar = model.grammar_text()
     listener_grammar = "" if args.no_grammar else grammar
     ours_key = args.listener_key or listener_key(phrases, listener_grammar, args.whisper_model)
     store = TranscriptCache(cache / "transcripts.sqlite")

@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model = DialogueModel.load(state, None, home)
     load_s = time.perf_counter() - started
+    model.grammar_text()  # as the dialogue service does at start: the model keeps its command grammar
 
     ha = Intents.from_dict(load_ha_templates("en"))
     slot_lists = home.slot_lists()

@@ -170,6 +170,43 @@ def test_a_template_said_word_for_word_is_marked_exact_and_free_text_or_a_guess_
     assert not guess.exact_template and guess.confidence < 1.0
 
 
+def test_with_its_command_grammar_the_model_understands_the_same_and_forgets_it_for_a_new_home(
+        model: DialogueModel) -> None:
+    """The grammar only tells the model where Home Assistant's templates cannot match (a misheard
+    reading, no command word for word, can only match one with free text): never another answer."""
+    misheard = ["turn of the kitten light", "add a pulse to my shopping list", "set a timer for five minutes called",
+                "what is the temperature in the bath room", "play the beetles in the kitchen", "who is in the hose"]
+    sentences = [t for t, _, _ in PARAPHRASES + TEMPLATE_SENTENCES] + NOT_UNDERSTOOD + misheard
+    before = [model.understand(t) for t in sentences]
+    model.grammar_text()
+    assert model.command_grammar is not None
+    after = [model.understand(t) for t in sentences]
+    assert [(u.intent, u.slots, u.confidence) for u in after] == [(u.intent, u.slots, u.confidence) for u in before]
+    # Where the head's likeliest intents are all wrong, the templates that can match are still tried.
+    import numpy as np
+
+    engine = model._engine
+    wrong_guess = np.zeros(len(engine.heads.labels))
+    wrong_guess[engine.heads.labels.index("SamanthaStop")] = 1.0
+    for text, intent in [("turn off the kitchen lights", "HassTurnOff"),
+                         ("add apples to my shopping list", "HassShoppingListAddItem")]:
+        assert model._match_templates(engine, text, {}, wrong_guess)[0] == intent
+    model.set_home(HOME)  # its names may have changed: the grammar is built again for them
+    assert model.command_grammar is None
+
+
+def test_only_templates_with_free_text_are_kept_for_text_that_is_no_command() -> None:
+    from hassil import Intents
+
+    from services.dialogue.nlu.sentences import free_text_templates, load_sentences
+
+    kept = free_text_templates(Intents.from_dict(load_sentences(None, "en").ha))
+    assert {"HassShoppingListAddItem", "HassStartTimer", "HassMediaSearchAndPlay"} <= set(kept.intents)
+    assert "HassTurnOn" not in kept.intents  # names, areas and floors are lists of words, not free text
+    templates = [text for block in kept.intents["HassGetState"].data for text in block.sentence_texts]
+    assert templates and all("{zone" in text for text in templates)  # "is <name> in {zone}", not the rest
+
+
 def test_speaker_area_as_context(model: DialogueModel) -> None:
     result = model.understand("turn on the lights", {"area": "Bedroom"})
     assert (result.intent, result.slots) == ("HassTurnOn", {"area": "Bedroom", "domain": "light"})

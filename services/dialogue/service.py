@@ -273,7 +273,8 @@ class DialogueService(Service):
         try:
             grammar_text = await loop.run_in_executor(self._executor, self.model.grammar_text)
             write_atomically(self.state_dir / GRAMMAR_FILE, grammar_text)
-            self.grammar = command_grammar.CommandGrammar.from_text(grammar_text)
+            # The model keeps the grammar it built (to know where its templates can match): one copy.
+            self.grammar = self.model.command_grammar or command_grammar.CommandGrammar.from_text(grammar_text)
             _LOGGER.info("Wrote %d grammar steps to %s", self.grammar.arc_count, self.state_dir / GRAMMAR_FILE)
         except (OSError, RuntimeError, ValueError) as err:  # the device still works, hearing freely
             _LOGGER.error("No command grammar for the listener: %s", err)

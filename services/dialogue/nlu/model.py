@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from hassil import Intents, recognize_best
 
+from services.command_grammar import CommandGrammar
 from .encoder import ENCODER_DIR, EmbeddingCache, SentenceEncoder
 from .heads import OnnxHead, softmax_head_onnx, train_softmax
 from .heard import heard_file_digest, load_heard_variants, load_lost_commands
@@ -36,6 +37,7 @@ from .sentences import (
     Example,
     SentenceError,
     SentenceSet,
+    free_text_templates,
     list_phrases,
     load_sentences,
     sample_examples,
@@ -203,6 +205,10 @@ class _Engine:
     heads: _Heads
     custom_dir: Path | None
     vocabulary: SlotVocabulary | None = None
+    ha_free_text: Intents | None = None  # Home Assistant's templates that take free text
+    # The command grammar of these sentences and this home, once built (grammar_text()): the
+    # sentences of the templates that take no free text, word for word.
+    command_grammar: CommandGrammar | None = None
 
 
 class DialogueModel:
@@ -249,7 +255,9 @@ class DialogueModel:
     def set_home(self, home: Home) -> None:
         """Use this home's names from now on (no retraining: the heads do not depend on names)."""
         engine = self._engine
-        engine = dataclasses.replace(engine, home=home, slot_lists=_slot_lists(engine.sentences, home))
+        # The command grammar holds the old home's names: it is built again for the new one.
+        engine = dataclasses.replace(engine, home=home, slot_lists=_slot_lists(engine.sentences, home),
+                                     command_grammar=None)
         self._warm_up(engine)
         self._engine = engine
 
@@ -298,11 +306,23 @@ class DialogueModel:
         return command_grammar([engine.own_intents, engine.ha_intents], engine.slot_lists).minimized()
 
     def grammar_text(self) -> str:
-        """grammar() in the file form, built in a process of its own (see grammar_text_in_child)."""
+        """grammar() in the file form, built in a process of its own (see grammar_text_in_child).
+
+        The model keeps it too, to know where templates can match (_match_templates)."""
         from .grammar import grammar_text_in_child
 
         engine = self._engine
-        return grammar_text_in_child([engine.sentences.own, engine.sentences.ha], engine.slot_lists)
+        text = grammar_text_in_child([engine.sentences.own, engine.sentences.ha], engine.slot_lists)
+        grammar = CommandGrammar.from_text(text)
+        with self._reload_lock:
+            if self._engine is engine:  # not for a model reloaded, or a home changed, meanwhile
+                self._engine = dataclasses.replace(engine, command_grammar=grammar)
+        return text
+
+    @property
+    def command_grammar(self) -> CommandGrammar | None:
+        """The grammar grammar_text() built last, while it still fits the sentences and the home."""
+        return self._engine.command_grammar
 
     def phrases(self) -> list[str]:
         """Phrases the model knows, with this home's names (bounded; for STT grammars and prompts)."""
@@ -341,15 +361,15 @@ class DialogueModel:
         likely = [labels[i] for i in np.argsort(-probs)[:GATE_TOP] if probs[i] >= GATE_MIN_PROBABILITY]
         likely = [name for name in likely if name in engine.ha_intents.intents]
         ha = None
-        for subset in (likely, None):
-            if subset == []:
+        first = _subset(engine.ha_intents, likely) if likely else None
+        for intents in (first, _templates_that_can_match(engine, text)):
+            if intents is None:
                 continue
-            intents = engine.ha_intents if subset is None else _subset(engine.ha_intents, subset)
             ha = recognize_best(
                 text, intents, slot_lists=engine.slot_lists, intent_context=context,
                 language=self.language, best_slot_name="name",
             )
-            if ha is not None and subset is not None and find_duration(text):
+            if ha is not None and intents is first and find_duration(text):
                 # "open the garage door in 5 minutes" is a delayed command (HassStartTimer), not
                 # "open the garage door": a duration the match left unused needs every intent.
                 if not any(e.name in _DURATION_SLOTS for e in ha.entities.values()):
@@ -473,6 +493,16 @@ def _has_request_words(text: str, mentions: list[Any]) -> bool:
     words = _norm(text).split()
     named = {i for m in mentions for i in range(m.start, m.end)}
     return any(i not in named and w not in ("the", "a", "my", "please") for i, w in enumerate(words))
+
+
+def _templates_that_can_match(engine: _Engine, text: str) -> Intents:
+    """Home Assistant's templates to try when those of the head's likeliest intents matched nothing:
+    all of them, unless the command grammar says the text is no sentence of the templates without
+    free text; then only the templates with free text can match. (Trying all of them on a misheard
+    reading, which most often matches nothing, was most of the time it took to understand it.)"""
+    if engine.command_grammar is None or engine.command_grammar.accepts(text):
+        return engine.ha_intents
+    return engine.ha_free_text
 
 
 def _subset(intents: Intents, names: list[str]) -> Intents:
@@ -681,7 +711,8 @@ def _build_engine(
     vocabulary = SlotVocabulary({**phrases, **own_phrases}, (wildcards - own_phrases.keys()) | own_wildcards,
                                 heads.slot_sources)
     return _Engine(
-        sentences, ha_intents, own_intents, home, _slot_lists(sentences, home), heads, custom_dir, vocabulary
+        sentences, ha_intents, own_intents, home, _slot_lists(sentences, home), heads, custom_dir, vocabulary,
+        free_text_templates(ha_intents),
     )
 
 

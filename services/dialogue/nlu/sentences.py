@@ -7,6 +7,7 @@ a mistake is reported as ``file:line: message``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,7 +27,7 @@ from hassil.expression import (
     Sequence,
     TextChunk,
 )
-from hassil.intents import RangeSlotList, SlotList, TextSlotList, WildcardSlotList
+from hassil.intents import Intent, RangeSlotList, SlotList, TextSlotList, WildcardSlotList
 from hassil.util import merge_dict, normalize_whitespace
 
 _LOGGER = logging.getLogger(__name__)
@@ -379,6 +380,37 @@ class _Sampler:
         value = rng.choice(pool)
         slots[ref.slot_name] = value  # remembered, so the template's own words can be told apart
         return value
+
+
+def free_text_templates(intents: Intents) -> Intents:
+    """Only the templates that take free text (a wildcard list: a shopping item, a timer's name),
+    which no list of words can hold, of each intent that has such templates."""
+
+    def takes_free_text(expr: Expression, block: Any, rules_seen: frozenset[str]) -> bool:
+        if isinstance(expr, ListReference):
+            slot_list = block.slot_lists.get(expr.list_name) or intents.slot_lists.get(expr.list_name)
+            return isinstance(slot_list, WildcardSlotList)
+        if isinstance(expr, RuleReference):
+            rule = block.expansion_rules.get(expr.rule_name) or intents.expansion_rules.get(expr.rule_name)
+            return (rule is not None and expr.rule_name not in rules_seen
+                    and takes_free_text(rule.expression, block, rules_seen | {expr.rule_name}))
+        if isinstance(expr, (Sequence, Alternative, Permutation)):
+            return any(takes_free_text(item, block, rules_seen) for item in expr.items)
+        return False
+
+    kept: dict[str, Intent] = {}
+    for intent in intents.intents.values():
+        blocks = []
+        for block in intent.data:
+            texts = [sentence.text for sentence in block.sentences
+                     if takes_free_text(sentence.expression, block, frozenset())]
+            if texts:
+                blocks.append(dataclasses.replace(block, sentence_texts=texts))
+        if blocks:
+            kept[intent.name] = Intent(intent.name, blocks)
+    return Intents(language=intents.language, intents=kept, slot_lists=intents.slot_lists,
+                   expansion_rules=intents.expansion_rules, skip_words=intents.skip_words,
+                   settings=intents.settings)
 
 
 def sample_examples(sentences: SentenceSet, seed: int = 7, home: Any = None) -> list[Example]:
