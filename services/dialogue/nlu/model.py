@@ -499,10 +499,20 @@ def _templates_that_can_match(engine: _Engine, text: str) -> Intents:
     """Home Assistant's templates to try when those of the head's likeliest intents matched nothing:
     all of them, unless the command grammar says the text is no sentence of the templates without
     free text; then only the templates with free text can match. (Trying all of them on a misheard
-    reading, which most often matches nothing, was most of the time it took to understand it.)"""
-    if engine.command_grammar is None or engine.command_grammar.accepts(text):
+    reading, which most often matches nothing, was most of the time it took to understand it.)
+
+    The grammar lacks the words the templates let anyone add ("please", "can you"): with one of
+    them said, all are tried. (It also holds at most 20 ways of saying one name: a name said in
+    a 21st way is found among the head's likeliest intents only.)"""
+    if (engine.command_grammar is None or _says_skip_words(text, engine.ha_intents.skip_words)
+            or engine.command_grammar.accepts(text)):
         return engine.ha_intents
     return engine.ha_free_text
+
+
+def _says_skip_words(text: str, skip_words: list[str]) -> bool:
+    padded = f" {' '.join(text.lower().split())} "
+    return any(f" {words} " in padded for words in skip_words)
 
 
 def _subset(intents: Intents, names: list[str]) -> Intents:
