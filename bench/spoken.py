@@ -78,7 +78,7 @@ def _worker_init(phrases: list[str], grammar: str, threads: int, whisper_model: 
     os.cpu_count = lambda: threads  # type: ignore[assignment]
     from faster_whisper import WhisperModel
 
-    from services.listener.stt import WhisperSpeechToText, default_whisper_model
+    from services.listener.stt import WhisperSpeechToText, plain_whisper_model
     from services.listener.vad import VoiceActivityDetector
 
     started = time.perf_counter()
@@ -90,7 +90,7 @@ def _worker_init(phrases: list[str], grammar: str, threads: int, whisper_model: 
         stt.set_command_grammar(CommandGrammar.from_text(grammar))
     _WORKER.update(stt=stt, vad=VoiceActivityDetector(), load_s=time.perf_counter() - started)
     _WORKER["listener_rss_mb"] = _rss_mb()
-    _WORKER["baseline"] = WhisperModel(str(default_whisper_model()), device="cpu", compute_type="int8",
+    _WORKER["baseline"] = WhisperModel(str(plain_whisper_model()), device="cpu", compute_type="int8",
                                        cpu_threads=threads)
 
 
@@ -183,8 +183,12 @@ def listener_key(phrases: list[str], grammar: str, whisper_model: str | None = N
     digest.update(hashlib.sha256(grammar.encode()).digest())
     for name in GRAMMAR_SOURCES:
         digest.update((REPO / "services" / name).read_bytes())
-    if whisper_model:  # the default model is the one the package pins
+    if whisper_model:
         digest.update(str(Path(whisper_model).resolve()).encode())
+    else:  # the default: tiny.en with the tuned decoder, named by its sha256 in the manifest
+        from services.listener.tuned_whisper import expected_sha256
+
+        digest.update(expected_sha256().encode())
     for name in LISTENER_SOURCES:
         digest.update((REPO / "services" / "listener" / name).read_bytes())
     return "listener-" + digest.hexdigest()[:20]

@@ -58,6 +58,12 @@ def check() -> list[str]:
                 problems.append(f"{entry['name']}: {path} is damaged (sha256 differs from the manifest)")
     else:
         problems.append(f"{manifest} is missing")
+    if not problems:
+        from services.listener import tuned_whisper
+
+        if not tuned_whisper.is_built():
+            problems.append(f"Whisper with the tuned decoder: {tuned_whisper.TUNED_DIR} missing or damaged; "
+                            "run python -m services.listener.tuned_whisper")
     return problems
 
 

