@@ -17,14 +17,18 @@ nothing of what the device can be asked. This teaches its decoder the device's p
 2. ``train`` (a venv with ``pip install torch==2.13.0 transformers``; torch never runs on the
    device): the decoder (its embeddings frozen, they are also its output layer) learns to write the
    sentence after the listener's vocabulary prompt (after no prompt in a fifth of the steps, as the
-   wake-word check asks), AdamW, 2 epochs. Every 10th clip is held out. The tuned weights are written
+   wake-word check asks), AdamW, 2 epochs; a quarter of the clips have no speech at all (fan hum,
+   coloured noise, a quiet room), for which it learns Whisper's own no-speech answer. Every 10th clip is held out. The tuned weights are written
    back into a copy of the CTranslate2 model file (same variables, float16), and the changed
    decoder variables alone into whisper-decoder-tuned.npz, the file that ships (the device builds
    the model from it and tiny.en: services/listener/tuned_whisper.py).
 
 Measured 2026-12-06 (docs/spoken-history.md): held-out clips of the training voices, sentences
 heard exactly 61.3 -> 67.5 %, words missed 12.5 -> 8.2 %; the spoken bench in the README and
-docs/spoken-history.md. The shipped decoder: ``clips --count 1600``, then ``train --count 800``.
+docs/spoken-history.md. The shipped decoder: ``clips --count 1600``, then ``train --count 800``
+(its first 800 clips). Training draws batches at random on the CPU: a re-run makes a decoder of the
+same recipe, not the same bytes; copy its npz over the shipped one and record the new sha256s in
+models/manifest.toml (the built model's under [built]).
 """
 
 from __future__ import annotations
@@ -53,10 +57,15 @@ LEARNING_RATE = 2e-5
 WARMUP_STEPS = 20
 EPOCHS = 2.0
 NO_PROMPT_SHARE = 0.2
+QUIET_CLIPS = 200  # no speech at all: fan hum, white/pink/brown noise, a quiet room with clicks
+QUIET_SHARE = 0.25  # of the clips in a training batch (at 0.12 a quiet room was still 'Pause.')
+QUIET_LEVEL_DBFS = (-62.0, -28.0)
+QUIET_SECONDS = (0.8, 4.0)
+QUIET_SEED = 5
 QUESTION_WORDS = {"what", "whats", "what's", "is", "are", "where", "when", "how", "hows", "how's", "which",
                   "who", "do", "does", "can", "did", "any", "has", "have", "will"}
 # Whisper tiny.en's special tokens (English-only models have no language token).
-END_OF_TEXT, START_OF_TRANSCRIPT, NO_TIMESTAMPS = 50256, 50257, 50362
+END_OF_TEXT, START_OF_TRANSCRIPT, NO_CAPTIONS, NO_TIMESTAMPS = 50256, 50257, 50361, 50362
 
 
 # The decoder's variables: CTranslate2's names -> Hugging Face's WhisperForConditionalGeneration's.
@@ -145,6 +154,29 @@ def _encode_clip(job: tuple) -> tuple[int, np.ndarray]:
     return index, pad_or_trim(extractor(samples)[:, :extractor.nb_max_frames]).astype(np.float32)
 
 
+def _quiet_clip(rng: np.random.Generator, index: int, fan: np.ndarray) -> np.ndarray:
+    """int16 audio with no speech in it: without these the tuned decoder wrote 'Pause.' for a quiet room."""
+    n = int(rng.uniform(*QUIET_SECONDS) * 16000)
+    kind = ("fan", "white", "pink", "brown", "room")[index % 5]
+
+    def coloured(colour: str) -> np.ndarray:
+        spectrum = np.fft.rfft(rng.standard_normal(n))
+        spectrum *= (np.arange(len(spectrum)) + 1.0) ** {"white": 0.0, "pink": -0.5, "brown": -1.0}[colour]
+        noise = np.fft.irfft(spectrum, n)
+        return noise / np.std(noise)
+
+    if kind == "fan":
+        start = int(rng.integers(0, len(fan) - n))
+        noise = fan[start:start + n].astype(np.float64)
+    elif kind == "room":
+        noise = coloured("pink") * 0.3
+        noise[rng.integers(0, n, 2)] += 4.0
+    else:
+        noise = coloured(kind)
+    noise *= 10 ** (rng.uniform(*QUIET_LEVEL_DBFS) / 20)
+    return np.clip(np.round(noise * 32768), -32768, 32767).astype(np.int16)
+
+
 def make_clips(out: Path, count: int) -> None:
     import ctranslate2
 
@@ -174,6 +206,19 @@ def make_clips(out: Path, count: int) -> None:
             if done % 100 == 0:
                 print(f"{done}/{len(jobs)} clips", file=sys.stderr, flush=True)
     encoded.flush()
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from models.build_heard_sentences import _noise
+    from services.listener.stt import INT16_FULL_SCALE, suppress_noise
+
+    extractor, fan, rng = FeatureExtractor(), _noise("fan"), np.random.default_rng(QUIET_SEED)
+    quiet = np.zeros((QUIET_CLIPS, 1500, 384), np.float16)
+    for index in range(QUIET_CLIPS):
+        samples = suppress_noise(_quiet_clip(rng, index, fan)).astype(np.float32) / INT16_FULL_SCALE
+        features = pad_or_trim(extractor(samples)[:, :extractor.nb_max_frames]).astype(np.float32)
+        quiet[index] = np.array(model.encode(ctranslate2.StorageView.from_array(features[None]), to_cpu=True))[0]
+    np.save(out / "quiet.npy", quiet)
     meta = [{"text": e.text, "label": _label(e.text), "intent": e.intent, "voice": j[2], "noise": j[3], "snr_db": j[4]}
             for e, j in zip(examples, jobs)]
     (out / "clips.json").write_text(json.dumps({"prompt": stt._prompt_tokens, "clips": meta}))
@@ -204,6 +249,7 @@ def train(out: Path, count: int) -> None:
     saved = json.loads((out / "clips.json").read_text())
     prompt, clips = saved["prompt"], saved["clips"][:count]
     encoded = np.load(out / "encoded.npy", mmap_mode="r")
+    quiet = np.load(out / "quiet.npy")
     held = set(range(0, len(clips), HOLD_OUT_EVERY))
     learning = [i for i in range(len(clips)) if i not in held]
 
@@ -214,16 +260,23 @@ def train(out: Path, count: int) -> None:
         parameter.requires_grad = True
 
     def loss_of(indices: list[int], prompted: list[bool]):
+        # A clip number k < 0 is no-speech clip -k-1. Speech: <|notimestamps|> after
+        # <|startoftranscript|>, then the sentence. No speech: <|nocaptions|> there (Whisper's own
+        # no-speech sign, which the listener reads), or, 3 times in 10, nothing written at all.
         inputs, labels = [], []
         for i, with_prompt in zip(indices, prompted):
             prefix = prompt if with_prompt else [START_OF_TRANSCRIPT, NO_TIMESTAMPS]
-            words = tokenizer.encode(" " + clips[i]["label"], add_special_tokens=False).ids + [END_OF_TEXT]
-            inputs.append(prefix + words[:-1])
-            labels.append([-100] * (len(prefix) - 1) + words)
-        longest = max(map(len, inputs))
-        ids = torch.tensor([s + [END_OF_TEXT] * (longest - len(s)) for s in inputs])
-        target = torch.tensor([s + [-100] * (longest - len(s)) for s in labels])
-        hidden = torch.tensor(encoded[indices].astype(np.float32))
+            if i >= 0:
+                words = tokenizer.encode(" " + clips[i]["label"], add_special_tokens=False).ids + [END_OF_TEXT]
+                inputs.append(prefix + words[:-1])
+                labels.append([-100] * (len(prefix) - 2) + [NO_TIMESTAMPS] + words)
+            elif rng.random() < 0.7:
+                inputs.append(prefix[:-1])
+                labels.append([-100] * (len(prefix) - 2) + [NO_CAPTIONS])
+            else:
+                inputs.append(prefix)
+                labels.append([-100] * (len(prefix) - 1) + [END_OF_TEXT])
+        hidden = torch.tensor(np.stack([encoded[i] if i >= 0 else quiet[-i - 1] for i in indices]).astype(np.float32))
         logits = model(encoder_outputs=(hidden,), decoder_input_ids=ids).logits
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100)
 
@@ -246,6 +299,7 @@ def train(out: Path, count: int) -> None:
         if len(order) < BATCH:
             order += rng.sample(learning, len(learning))
         batch, order = order[:BATCH], order[BATCH:]
+        batch = [-rng.randrange(QUIET_CLIPS) - 1 if rng.random() < QUIET_SHARE else i for i in batch]
         loss = loss_of(batch, [rng.random() >= NO_PROMPT_SHARE for _ in batch])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
