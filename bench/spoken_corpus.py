@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import tempfile
 import wave
@@ -84,7 +85,7 @@ class Clip:
     def key(self) -> str:
         """A content hash of everything that makes this clip's audio."""
         spec = VOICES[self.voice]
-        return _hash(CORPUS_VERSION, self.text, spec, self.condition, self.seed, *_synthesis_revision(spec))
+        return _hash(CORPUS_VERSION, as_said(self.text), spec, self.condition, self.seed, *_synthesis_revision(spec))
 
 
 def cache_dir() -> Path:
@@ -108,6 +109,21 @@ def _hash(*parts: object) -> str:
 # machine heard other audio, and runs could not be compared. A voice made afresh for each sentence
 # (~0.7 s), seeded from the sentence, says it the same way on every machine, in any order.
 PIPER_SEEDING = "seeded per sentence"
+
+
+# Written fractions as a person says them: both synthesizers read "1/2" as "one slash two", which
+# nobody says ("a timer for 1/2 an hour" is "half an hour"; "1 and a 1/2 hours", "one and a half").
+FRACTIONS_SAID = {"1/2": "half", "1/4": "quarter", "3/4": "three quarters"}
+_FRACTION = re.compile(r"(?<![\d/])(a |an )?(" + "|".join(map(re.escape, FRACTIONS_SAID)) + r")(?![\d/])")
+
+
+def as_said(text: str) -> str:
+    """The sentence as a user says it aloud, for the synthesizers; unchanged but for fractions.
+
+    >>> as_said("set a timer for 1 and a 1/2 hours"), as_said("set a timer for 1/2 an hour")
+    ('set a timer for 1 and a half hours', 'set a timer for half an hour')
+    """
+    return _FRACTION.sub(lambda m: (m.group(1) or "") + FRACTIONS_SAID[m.group(2)], text)
 
 
 def _synthesis_revision(spec: Voice) -> tuple:
@@ -164,10 +180,11 @@ def _level(audio: np.ndarray, dbfs: float) -> np.ndarray:
 def clean_speech(text: str, voice: str) -> np.ndarray:
     """The sentence spoken by the voice, trimmed and levelled (float32, 16 kHz), from the cache if there."""
     spec = VOICES[voice]
-    path = cache_dir() / "speech" / f"{_hash(CORPUS_VERSION, text, spec, *_synthesis_revision(spec))}.npy"
+    said = as_said(text)  # the key too: a sentence said as written keeps its cached audio
+    path = cache_dir() / "speech" / f"{_hash(CORPUS_VERSION, said, spec, *_synthesis_revision(spec))}.npy"
     if path.exists():
         return np.load(path)
-    audio = _level(_trim(_synthesize(text, spec)), SPEECH_RMS_DBFS).astype(np.float32)
+    audio = _level(_trim(_synthesize(said, spec)), SPEECH_RMS_DBFS).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as tmp:
         np.save(tmp, audio)
