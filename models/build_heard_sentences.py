@@ -221,6 +221,8 @@ def word_similarity(meant: str, heard: str) -> float:
 
 def record_in_manifest(path: Path, clips: int, variants: int) -> None:
     """Name the file, how it was made and its sha256 in models/manifest.toml (replacing its old entry)."""
+    from services import models_check
+
     data = path.read_bytes()
     entry = (
         f'[[file]]\npath = "{path.name}"\n'
@@ -231,9 +233,7 @@ def record_in_manifest(path: Path, clips: int, variants: int) -> None:
         f'licence = "Apache-2.0 (sentences from home-assistant-intents, Apache-2.0)"\n'
         f'bytes = {len(data)}\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
     )
-    blocks = MANIFEST.read_text(encoding="utf-8").split("\n[[file]]\n")
-    kept = [blocks[0]] + ["[[file]]\n" + b for b in blocks[1:] if f'path = "{path.name}"' not in b]
-    MANIFEST.write_text("\n".join(block.rstrip("\n") + "\n" for block in kept) + "\n" + entry, encoding="utf-8")
+    models_check.record_in_manifest(path.name, entry)
 
 
 # --- main ----------------------------------------------------------------------------------------

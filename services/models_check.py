@@ -41,6 +41,16 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def record_in_manifest(relative: str, entry: str) -> None:
+    """Put ``entry`` (a ``[[file]]`` table, for the file at ``relative`` under models/) into
+    models/manifest.toml in place of that file's old entry; every other entry stays as it is (each
+    models/build_*.py script records only its own files)."""
+    manifest = REPO_MODELS / "manifest.toml"
+    blocks = manifest.read_text(encoding="utf-8").split("\n[[file]]\n")
+    kept = [blocks[0]] + ["[[file]]\n" + b for b in blocks[1:] if f'path = "{relative}"' not in b]
+    manifest.write_text("\n".join(block.rstrip("\n") + "\n" for block in kept) + "\n" + entry, encoding="utf-8")
+
+
 def check() -> list[str]:
     """Problems found; empty when every model is in place."""
     problems = []
