@@ -161,7 +161,9 @@ def _speak_clip(job: tuple) -> tuple[int, np.ndarray]:
 
 def _quiet_clip(rng: np.random.Generator, index: int, fan: np.ndarray) -> np.ndarray:
     """int16 audio with no speech in it: without these the tuned decoder wrote 'Pause.' for a quiet room."""
-    n = int(rng.uniform(*QUIET_SECONDS) * 16000)
+    from services.listener.stt import INT16_FULL_SCALE, SAMPLE_RATE
+
+    n = int(rng.uniform(*QUIET_SECONDS) * SAMPLE_RATE)
     kind = ("fan", "white", "pink", "brown", "room")[index % 5]
 
     def coloured(colour: str) -> np.ndarray:
@@ -179,7 +181,7 @@ def _quiet_clip(rng: np.random.Generator, index: int, fan: np.ndarray) -> np.nda
     else:
         noise = coloured(kind)
     noise *= 10 ** (rng.uniform(*QUIET_LEVEL_DBFS) / 20)
-    return np.clip(np.round(noise * 32768), -32768, 32767).astype(np.int16)
+    return np.clip(np.round(noise * INT16_FULL_SCALE), -32768, 32767).astype(np.int16)
 
 
 def make_clips(out: Path, count: int) -> None:
