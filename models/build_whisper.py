@@ -29,9 +29,10 @@ spoken bench's 256 clips from 59.8 to 66.0 % right as she acts; the second, ``cl
 then ``train --count 3000`` (2,700 learned from, 675 steps, ~25 min on 2 cores), to 73.0 % (plain
 tiny.en 60.2 % in the same run). The shipped one (2026-12-07), ``clips --count 6000`` (keeping the
 first 3,000, ~19 min for the rest) then ``train --count 6000`` (5,400 learned from, 1,350 steps,
-~50 min), took the bench's 512 clips from 75.8 to 80.1 % (wrong actions 2.1 -> 1.8 %). Training draws batches at random on the CPU: a re-run
-makes a decoder of the same recipe, not the same bytes; copy its npz over the shipped one and record
-the new sha256s in models/manifest.toml (the built model's under [built]).
+~50 min), took the bench's 512 clips from 75.8 to 80.1 % (wrong actions 2.1 -> 1.8 %). Training
+draws batches at random on the CPU: a re-run makes a decoder of the same recipe, not the same
+bytes; copy its npz over the shipped one and record the new sha256s in models/manifest.toml (the
+built model's under [built]).
 """
 
 from __future__ import annotations
