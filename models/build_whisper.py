@@ -229,7 +229,7 @@ def make_clips(out: Path, count: int) -> None:
     encoded = np.lib.format.open_memmap(out / "encoded.npy.partial", mode="w+", dtype=np.float16, shape=(len(jobs), 1500, 384))
     # The plan is the same for the first N clips whatever the count, so a larger --count in the same
     # folder keeps the clips already encoded there (the same sentence, voice, noise and SNR) and
-    # speaks only the new ones: 26 minutes per 3,000 clips on 2 cores.
+    # speaks only the new ones: 19-26 minutes per 3,000 clips on 2 cores.
     kept = _encoded_before(out, meta, encoded)
     todo = [job for job in jobs if job[0] not in kept]
     print(f"{len(kept)} clips kept from the last run, {len(todo)} to make", file=sys.stderr, flush=True)
