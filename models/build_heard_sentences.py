@@ -142,11 +142,17 @@ def clip_audio(text: str, voice: Voice, noise: str | None, snr_db: float, seed: 
     rng = np.random.default_rng(seed)
     speech = _level(_trim(_synthesize(text, voice)), SPEECH_RMS_DBFS)
     lead, trail = (np.zeros(int(rng.uniform(*PAD_S) * SAMPLE_RATE), np.float32) for _ in range(2))
-    audio = np.concatenate([lead, speech, trail]).astype(np.float64)
-    if noise:
-        track = _noise(noise)
-        start = int(rng.integers(0, len(track) - len(audio)))
-        mix = track[start:start + len(audio)].astype(np.float64)
+    return with_noise(np.concatenate([lead, speech, trail]), speech, _noise(noise) if noise else None, snr_db, rng)
+
+
+def with_noise(audio: np.ndarray, speech: np.ndarray, bed: np.ndarray | None, snr_db: float,
+               rng: np.random.Generator) -> np.ndarray:
+    """Float audio holding the speech, with a stretch of the noise bed at the SNR to the speech (no
+    bed: a faint hiss, as a microphone has), kept under full scale: int16."""
+    audio = audio.astype(np.float64)
+    if bed is not None:
+        start = int(rng.integers(0, len(bed) - len(audio)))
+        mix = bed[start:start + len(audio)].astype(np.float64)
         mix *= np.sqrt(np.mean(speech.astype(np.float64) ** 2) / 10 ** (snr_db / 10) / np.mean(mix ** 2))
         audio += mix
     else:

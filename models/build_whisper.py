@@ -218,7 +218,7 @@ def _wake_voices(rng: random.Random) -> tuple:
 def _wake_clip(job: tuple) -> tuple[int, np.ndarray]:
     """The verifier's window around a spoken wake phrase: int16, VERIFY_WINDOW_S long."""
     from bench.spoken_corpus import SAMPLE_RATE, SPEECH_RMS_DBFS, _level, _synthesize, _trim
-    from models.build_heard_sentences import _noise
+    from models.build_heard_sentences import _noise, with_noise
     from services.listener.verify import VERIFY_WINDOW_S, wake_phrase, without_steady_noise
 
     index, wake_word, voice, noise, snr_db, denoised, seed = job
@@ -229,15 +229,8 @@ def _wake_clip(job: tuple) -> tuple[int, np.ndarray]:
     audio = np.zeros(max(window, end))
     audio[end - len(speech):end] = speech
     audio = audio[-window:] if end >= window else audio[:window]
-    if noise:
-        bed = _noise(noise) if noise in ("fan", "tv") else _coloured(rng, noise, 4 * window)
-        start = int(rng.integers(0, len(bed) - window))
-        mix = bed[start:start + window].astype(np.float64)
-        audio += mix * np.sqrt(np.mean(speech ** 2) / 10 ** (snr_db / 10) / np.mean(mix ** 2))
-    else:
-        audio += rng.standard_normal(window) * 10 ** (-70 / 20)
-    audio *= min(1.0, 0.97 / max(float(np.max(np.abs(audio))), 1e-9))
-    clip = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    bed = None if not noise else _noise(noise) if noise in ("fan", "tv") else _coloured(rng, noise, 4 * window)
+    clip = with_noise(audio, speech, bed, snr_db, rng)
     return index, without_steady_noise(clip) if denoised else clip
 
 
@@ -251,8 +244,6 @@ def _coloured(rng: np.random.Generator, colour: str, n: int) -> np.ndarray:
 
 def make_wake_clips(out: Path, stt) -> dict:
     """WAKE_CLIPS windows of each wake phrase, encoded as the verifier's transcribe() encodes them."""
-    from faster_whisper.audio import pad_or_trim
-    from services.listener.stt import INT16_FULL_SCALE
     from services.listener.verify import wake_phrase
 
     rng = random.Random(WAKE_SEED)
@@ -263,16 +254,13 @@ def make_wake_clips(out: Path, stt) -> dict:
         noisy = rng.random() < WAKE_NOISY_SHARE
         jobs.append((index, wake_word, voices[index % len(voices)], rng.choice(WAKE_NOISES) if noisy else None,
                      round(rng.uniform(*WAKE_SNR_RANGE_DB), 1), noisy and rng.random() < 0.5, rng.randrange(2 ** 31)))
-    model = stt._model
     encoded = np.zeros((len(jobs), 1500, 384), np.float16)
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         for index, audio in pool.imap_unordered(_wake_clip, jobs, chunksize=8):
-            features = model.feature_extractor(audio.astype(np.float32) / INT16_FULL_SCALE)
-            encoded[index] = np.array(model.encode(pad_or_trim(features[:, :model.feature_extractor.nb_max_frames])))[0]
+            encoded[index] = np.array(stt.encode(audio, noise_suppressed=False)[0])[0]
     np.save(out / "wake.npy", encoded)
     phrases = {word: wake_phrase(word).title() + "." for word in WAKE_CLIPS}  # the verifier's prompt, and what it should write
-    return {"prompts": {word: model.get_prompt(stt._tokenizer, stt._tokenizer.encode(" " + phrase), without_timestamps=True)
-                        for word, phrase in phrases.items()},
+    return {"prompts": {word: stt.prompt_tokens(phrase) for word, phrase in phrases.items()},
             "labels": phrases,
             "clips": [{"wake_word": j[1], "voice": j[2].name, "noise": j[3], "snr_db": j[4] if j[3] else None,
                        "denoised": j[5]} for j in jobs]}

@@ -282,8 +282,12 @@ class WhisperSpeechToText(SpeechToText):
 
     def _set_prompt(self, prompt: str) -> None:
         self.prompt = prompt
+        self._prompt_tokens = self.prompt_tokens(prompt)
+
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        """The tokens the decoder starts from after this prompt text, as transcribe() makes them."""
         previous = self._tokenizer.encode(" " + prompt.strip()) if prompt else []
-        self._prompt_tokens = self._model.get_prompt(self._tokenizer, previous, without_timestamps=True)
+        return self._model.get_prompt(self._tokenizer, previous, without_timestamps=True)
 
     def transcribe(self, audio: np.ndarray, prompt: str | None = None,
                    skip_no_speech: bool = True) -> tuple[str, float]:
@@ -409,15 +413,16 @@ class WhisperSpeechToText(SpeechToText):
                                 suppress_tokens=self._suppressed_tokens)
         return self._tokenizer.decode(tokens).strip() if tokens else None
 
-    def encode(self, audio: np.ndarray) -> tuple[Any, int]:
+    def encode(self, audio: np.ndarray, noise_suppressed: bool = True) -> tuple[Any, int]:
         """Whisper's encoding of int16 audio and its number of feature frames (for scoring texts on it).
 
         A noisy room's noise is taken down first (noise.py): here, so that the readings and every
-        text scored against them are heard from the same audio."""
+        text scored against them are heard from the same audio. noise_suppressed=False: the audio
+        as transcribe() hears it (the wake-word verifier's way)."""
         from faster_whisper.audio import pad_or_trim
 
         model = self._model
-        samples = suppress_noise(audio).astype(np.float32) / INT16_FULL_SCALE
+        samples = (suppress_noise(audio) if noise_suppressed else audio).astype(np.float32) / INT16_FULL_SCALE
         features = model.feature_extractor(samples)[:, :model.feature_extractor.nb_max_frames]
         return model.encode(pad_or_trim(features)), features.shape[-1]
 
