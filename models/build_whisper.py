@@ -37,7 +37,12 @@ then ``train --count 3000`` (2,700 learned from, 675 steps, ~25 min on 2 cores),
 tiny.en 60.2 % in the same run). The shipped one (2026-12-07), ``clips --count 6000`` (keeping the
 first 3,000, ~19 min for the rest) then ``train --count 6000`` (5,400 learned from, 1,350 steps,
 ~50 min), took the bench's 512 clips from 75.8 to 80.1 % (wrong actions 2.1 -> 1.8 %), before the
-wake-phrase clips were added here (trained with them, 2026-12-07: not yet measured nor shipped). Training
+wake-phrase clips were added here. Not shipped, 2026-12-07: with the wake phrases alone the wake
+check found more of them in noise but heard "Hey Jarvis." in other speech (2 false accepts in
+10.7 min); with the near misses too (``clips --count 9000``: all 7,201 sentences; ``train --count
+9000``, 1,930 steps, 66 min) none, 81.4 % as she acts with 0.8 % wrong actions, but it wrote "Hey
+Jarvis." for "hey jar" (tests/test_listener_verify.py), so the phrase cut short joined the near
+misses: the next decoder is to be made with them. Training
 draws batches at random on the CPU: a re-run makes a decoder of the same recipe, not the same
 bytes; copy its npz over the shipped one and record the new sha256s in models/manifest.toml (the
 built model's under [built]).
@@ -88,20 +93,24 @@ WAKE_END_GAP_S = (0.05, 0.45)  # the window ends this long after the phrase (the
 # Phrases that sound near a wake phrase, heard under its prompt and labelled with what was said:
 # without them the decoder that learned the wake phrases wrote "Hey Jarvis." for other speech under
 # that prompt (2 false accepts in 10.7 min of bench/wake.py's stream, against none before). Written
-# here from the sounds of each phrase (other names after "hey", the words split otherwise), none of
-# them bench/wake.py's sentences; make_wake_clips drops any the verifier would take as the phrase.
+# here from the sounds of each phrase (other names after "hey", the words split otherwise, the
+# phrase cut short or nearly: the decoder trained with the others wrote "Hey Jarvis." for "hey jar",
+# which tests/test_listener_verify.py says, so that phrase itself stays out), none of them
+# bench/wake.py's sentences; make_wake_clips drops any the verifier would take as the phrase.
 NEAR_MISSES = {
     "hey_jarvis": ("Hey Davis", "Hey Purvis", "Hey Garvey", "Hey Chavez", "Hey Artis", "Hey Marcus",
                    "Hey Janice", "Hey Curtis", "Hey Jasper", "Hey Doris", "Hey Boris", "Hey Morris",
                    "Hey Harvard", "Hey Paris", "Hey Marcy", "Hey service", "Hey nervous", "A jar of this",
                    "Hey, is this yours", "Hey, have this", "They are this", "Hey Darcy", "Hey Garvin",
-                   "Hey Jackie", "Hey Travolta", "Hey Mark, this", "Hey Harrison", "Hey jazz"),
+                   "Hey Jackie", "Hey Travolta", "Hey Mark, this", "Hey Harrison", "Hey jazz",
+                   "Hey Jarrah", "Hey, jog", "Hey char", "Hey Jan"),
     "alexa": ("A Lexus", "Electra", "A letter", "Alicia", "Elect her", "Annexe", "A Mexican", "Alaska",
-              "Rebecca", "A lexicon", "Alessia", "Felicia"),
+              "Rebecca", "A lexicon", "Alessia", "Felicia", "Alec", "A lick"),
     "hey_mycroft": ("Hey Microsoft", "My craft", "Hey Minecraft", "Hey my car", "Hey Mike, rough",
-                    "Hey mister", "Hey micro", "Hey, my crafts are", "Hey Mike, laugh", "Hey, I cropped it"),
+                    "Hey mister", "Hey micro", "Hey, my crafts are", "Hey Mike, laugh", "Hey, I cropped it",
+                    "Hey my", "Hey Mike"),
     "hey_rhasspy": ("Hey raspberry", "Hey Rusty", "Hey rhapsody", "Hey crispy", "Hey Rossi", "Hey rascal",
-                    "Hey Rosie", "Hey Russia", "Hey, rasp it", "Hey Chrissy"),
+                    "Hey Rosie", "Hey Russia", "Hey, rasp it", "Hey Chrissy", "Hey Ross", "Hey rasp"),
 }
 NEAR_MISS_CLIPS = {"hey_jarvis": 300, "alexa": 60, "hey_mycroft": 60, "hey_rhasspy": 60}
 NEAR_MISS_LEADS = ("So", "I said", "And then", "Look", "Oh")  # a word or two before, now and then
