@@ -313,7 +313,6 @@ def make_wake_clips(out: Path, stt) -> dict:
             encoded[index] = np.array(stt.encode(audio, noise_suppressed=False)[0])[0]
     np.save(out / "wake.npy", encoded)
     return {"prompts": {word: stt.prompt_tokens(phrase) for word, phrase in phrases.items()},
-            "labels": phrases,
             "clips": [{"wake_word": word, "label": label, "near_miss": near_miss, "voice": j[2].name, "noise": j[3],
                        "snr_db": j[4] if j[3] else None, "denoised": j[5]}
                       for j, (word, label, near_miss) in zip(jobs, labels)]}
