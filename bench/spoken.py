@@ -301,6 +301,7 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
     of samantha+spoken (what the dialogue service does with a transcript) and its number of readings."""
     from hassil import recognize_best
 
+    from services.dialogue.conversation import lacks_value
     from services.dialogue.readings import Reading, understand_likeliest
     from services.dialogue.service import heard_clearly, spoken_vocabulary
 
@@ -329,6 +330,8 @@ def score_all(items: list[Item], cases: list, heard: dict, model, ha_intents, ho
             read_back = judge(result.intent, result.slots, intent, expected)  # ask, do not act
             outcomes["samantha+spoken"].append(dataclasses.replace(
                 judge(None, {}, intent, expected), asked=True, asked_right=read_back.right))
+        elif lacks_value(result.intent, result.slots):  # "set the bedroom lights": she asks to what
+            outcomes["samantha+spoken"].append(dataclasses.replace(judge(None, {}, intent, expected), asked=True))
         else:
             outcomes["samantha+spoken"].append(judge(result.intent, result.slots, intent, expected))
         matched = recognize_best(base["text"], ha_intents, slot_lists=slot_lists, intent_context=context,

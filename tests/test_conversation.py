@@ -1063,3 +1063,23 @@ def test_misheard_words_are_brought_back_before_understanding(talk_in):
         assert len(talk.conv.timers.running()) == 1 and has(reply, "5 minutes|five minutes"), reply
 
     talk_in(scenario)
+
+
+@pytest.mark.parametrize("phrase,answer,data", [
+    ("set the brightness of the bedroom light", "fifty percent", {"brightness": 50}),
+    ("set the color of the bedroom light", "blue please", {"color": "blue"}),
+])
+def test_setting_a_light_without_a_value_asks_for_it(talk_in, phrase, answer, data):
+    """A request that lost its value in the hearing ("... to fifty percent") is not carried out as
+    something else (the light turned on): she asks, and the answer sets it."""
+    async def scenario(talk: Talk) -> None:
+        question = await talk.say(phrase)
+        assert talk.last.expect_reply and has(question, "bedroom light", "what"), question
+        assert not talk.sent(HomeCommand)
+        reply = await talk.say(answer, follow_up=True)
+        (command,) = talk.sent(HomeCommand)
+        assert command.intent == "HassLightSet" and command.entity_ids == ["light.bedroom"]
+        assert {k: command.data.get(k) for k in data} == data, command.data
+        assert reply, reply
+
+    talk_in(scenario)

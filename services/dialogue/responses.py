@@ -177,6 +177,8 @@ RESPONSES: dict[str, list[str]] = {
     ],
     # --- the home -----------------------------------------------------------------------------
     "home_ask_which_room": ["Which room?", "Sure. Which room?"],
+    "home_ask_light_value": ["What should I set the {target} to? A brightness, like 50 percent, or a colour."],
+    "home_ask_temperature": ["What temperature should I set the {target} to?"],
     "home_ask_which_device": ["Which one: {choices}?"],
     "home_unknown_device": ["I don't know a device called {name}.", "I can't find {name} in your home."],
     "home_unknown_area": ["I don't see any {domain_words} in the {area}."],
