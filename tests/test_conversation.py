@@ -80,7 +80,8 @@ class Talk:
         self.hub_states: dict = {}
         self.store = Store(db)
         kwargs = {"clock": clock} if clock is not None else {}
-        self.conv = Conversation(self.settings, self.store, self._publish, home, seed=7, **kwargs)
+        self.conv = Conversation(self.settings, self.store, self._publish, home, seed=7,
+                                 light_colors=model.list_values("color"), **kwargs)
         self.last = None
         self._vocabulary = None
 

@@ -27,7 +27,6 @@ from .alarms import ALARM_INTENTS, Alarms
 from .home_control import BRIGHTNESS_STEP_PCT, HOME_INTENTS, HomeControl, Resolution, Target, domain_in_words
 from .memory import Memory, perspective
 from .nlu import Home
-from .nlu.sentences import ha_list_values
 from .responses import Responses, capitalize_first
 from .ringing import Ringer, Ringing
 from .settings import DialogueSettings
@@ -104,6 +103,17 @@ VALUE_SLOTS = {
 }
 
 
+def first_number(text: str) -> float | None:
+    """The first number said in ``text`` ("fifty percent", "set it to 40"); "a" or "an" alone is
+    no number here ("a bit lower" is not 1)."""
+    words = tokens(text)
+    for index, word in enumerate(words):
+        parsed = parse_number(words, index)
+        if parsed is not None and word not in ("a", "an"):
+            return parsed[0]
+    return None
+
+
 def lacks_value(intent: str | None, slots: dict[str, Any]) -> bool:
     """Whether a request of ``intent`` with these slots says what to set but not to what."""
     names = VALUE_SLOTS.get(intent or "")
@@ -136,6 +146,7 @@ class Conversation:
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
         volume: int = DEFAULT_VOLUME,
+        light_colors: tuple[str, ...] = (),
     ) -> None:
         self.settings = settings
         self.store = store
@@ -150,6 +161,7 @@ class Conversation:
         self.alarms = Alarms(self)
         self.memory = Memory(store, settings.memory_match_min)
         self.home = HomeControl(home, publish, settings.home_command_timeout_s)
+        self.light_colors = light_colors  # what answers "what should I set the light to?" by colour
         self.pending: Question | None = None
         self.last_reply = ""
         self.last_home: LastHome | None = None
@@ -397,13 +409,12 @@ class Conversation:
 
         async def answer(reply_turn: Turn) -> Reply | None:
             value: dict[str, Any] = {}
-            words = tokens(reply_turn.text)
-            color = reply_turn.slot_text("color") or next((w for w in words if w in ha_list_values("en", "color")), "")
+            color = reply_turn.slot_text("color") or next(
+                (word for word in tokens(reply_turn.text) if word in self.light_colors), "")
             if light and color:
                 value = {"color": color}
             else:
-                number = next((parsed[0] for index in range(len(words))
-                               if (parsed := parse_number(words, index)) is not None), None)
+                number = first_number(reply_turn.text)
                 if number is not None and (not light or 0 <= number <= 100):
                     value = {"brightness" if light else "temperature": int(number) if light else number}
             if not value:
@@ -576,12 +587,7 @@ class Conversation:
         except ValueError:
             number = None
         if number is None:
-            words = tokens(turn.text)
-            for index in range(len(words)):
-                parsed = parse_number(words, index)
-                if parsed is not None and words[index] not in ("a", "an"):
-                    number = parsed[0]
-                    break
+            number = first_number(turn.text)
         if number is not None and re.search(r"\bminus\b|\bnegative\b|(^|\s)-\d", turn.text, re.I):
             number = -abs(number)  # the recogniser's number may have lost its sign
         if number is None:

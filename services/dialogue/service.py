@@ -234,7 +234,8 @@ class DialogueService(Service):
         _LOGGER.info("Dialogue model ready in %.1f s", time.perf_counter() - started)
         await self._write_vocabulary()
         self.conversation = Conversation(self.dialogue, self.store, self.bus.publish, home,
-                                         volume=self.settings.voice.volume)
+                                         volume=self.settings.voice.volume,
+                                         light_colors=self.model.list_values("color"))
         self.conversation.ringer.on_change = self._ringing_changed
 
     async def connected(self) -> None:

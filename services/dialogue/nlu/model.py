@@ -329,6 +329,12 @@ class DialogueModel:
         engine = self._engine
         return own_phrases(engine.sentences, engine.home)
 
+    def list_values(self, name: str) -> tuple[str, ...]:
+        """The values of a slot list as said ("color": "red", "blue", ...): Home Assistant's, or the
+        device's or user's where they define it."""
+        values = self._engine.sentences.own.get("lists", {}).get(name, {}).get("values", [])
+        return tuple(value if isinstance(value, str) else str(value.get("in", "")) for value in values)
+
     # --- internals -----------------------------------------------------------------------------
 
     def _warm_up(self, engine: _Engine) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import hashlib
 import json
 import logging
@@ -96,13 +95,6 @@ def load_ha_templates(language: str) -> dict[str, Any]:
     if data is None:
         raise SentenceError("home-assistant-intents", None, f"no templates for language {language!r}")
     return data
-
-
-@functools.lru_cache(maxsize=None)
-def ha_list_values(language: str, name: str) -> tuple[str, ...]:
-    """The values of one of Home Assistant's slot lists ("color": "red", "blue", ...), as said."""
-    values = load_ha_templates(language).get("lists", {}).get(name, {}).get("values", [])
-    return tuple(value if isinstance(value, str) else str(value.get("in", "")) for value in values)
 
 
 def load_sentence_dir(directory: Path, language: str) -> list[tuple[Path, dict[str, Any]]]:
