@@ -74,6 +74,7 @@ IDLE_LIVE_S = 20.0
 IDLE_SERVICE_S = 30.0
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 CANDIDATE_THRESHOLDS = (0.05, 0.1, 0.15, 0.2)
+DIRECT_PASS_SCORES = (0.5, 0.7, 0.8, 0.9, 0.95, 1.01)  # 1.01: none passes, every candidate verified
 WINDOW_SAMPLES = round(VERIFY_WINDOW_S * 16000)
 
 # Everyday speech near a speaker, and some that sound a bit like the wake word on purpose.
@@ -155,9 +156,10 @@ class VerifierRun:
         return self._verdicts[(key, index)]
 
     def accepted(self, key: int, audio: np.ndarray, scores: np.ndarray, candidate: float, threshold: float,
-                 direct: bool) -> list[int]:
-        """Frame indices of the candidates that became detections."""
-        fired: list[int] = []
+                 direct: bool) -> list[tuple[int, bool]]:
+        """The candidates that became detections: (frame index, passed on its score alone, so
+        without waiting for the verifier)."""
+        fired: list[tuple[int, bool]] = []
         refractory_frames = int(round(REFRACTORY_S / FRAME_S))
         quiet_until = second_chance_until = -1
         awaiting_fall = False  # the detector after rearm()
@@ -176,7 +178,7 @@ class VerifierRun:
                 index += 1
                 continue
             if direct and score >= threshold:
-                fired.append(index)
+                fired.append((index, True))
                 second_chance_until = -1  # listening now: the pipeline ignores the wake word
                 index += 1
                 continue
@@ -185,23 +187,23 @@ class VerifierRun:
                 at += 1
                 if at >= len(scores):  # end of the audio: the verifier hears what there is
                     if self.verdict(key, audio, len(scores) - 1).accepted:
-                        fired.append(index)
+                        fired.append((index, False))
                     break
                 if scores[at] > peak:
                     peak, since_peak = scores[at], 0
                 else:
                     since_peak += 1
                 if direct and peak >= threshold:
-                    fired.append(index)
+                    fired.append((index, True))
                     break
                 if ready_to_verify((at - index) * FRAME_S, since_peak * FRAME_S):
                     if self.verdict(key, audio, at).accepted:
-                        fired.append(index)
+                        fired.append((index, False))
                     else:
                         second_chance_until = index + refractory_frames
                         quiet_until, awaiting_fall = at + 1, True  # the detector is rearmed
                     break
-            if fired and fired[-1] == index:
+            if fired and fired[-1][0] == index:
                 second_chance_until = -1  # listening now: the pipeline ignores the wake word
             index = at + 1
         return fired
@@ -422,7 +424,7 @@ def main() -> int:
             print(f"| {candidate:.2f} | {policy} | {cells} | {100 * sum(noisy) / len(noisy):.1f} % | "
                   f"{noisy_espeak}/{3 * n_espeak} | {noisy_piper}/{3 * (total - n_espeak)} | "
                   f"{len(false)} in {stream_s / 60:.0f} min"
-                  + (" (" + ", ".join(f"{i * FRAME_S / 60:.1f} min" for i in false) + ")" if false else "")
+                  + (" (" + ", ".join(f"{i * FRAME_S / 60:.1f} min" for i, _direct in false) + ")" if false else "")
                   + f" | {multiple} |")
             if (candidate, policy) == configured:
                 headline = (f"noisy detection {sum(noisy)}/{len(noisy)} = {100 * sum(noisy) / len(noisy):.1f} % "
@@ -430,6 +432,21 @@ def main() -> int:
                             f"clean {sum(hits['clean'])}/{total}; false accepts {len(false)} in {stream_s / 60:.1f} min "
                             f"({speech_s / 60:.1f} min of speech); more than one detection {multiple}"
                             + ("\nMissed: " + "; ".join(missed) if missed else ""))
+    # The score that passes without the verifier is the trade between a quick wake and openWakeWord's
+    # confident mistakes: the higher it is, the more wakes wait for Whisper's verdict (the time below).
+    print(f"\n## The score that passes without verification (candidates at {configured[0]:g}, the rest verified)")
+    print("| passes directly at | clean | all noisy | false accepts / stream | wakes that waited for the verifier |")
+    print("|---|---|---|---|---|")
+    for direct_score in DIRECT_PASS_SCORES:
+        fired = {c: [run.accepted(key, audio, scores, configured[0], direct_score, True)
+                     for key, _name, cond, audio, scores in recorded if cond == c] for c in conditions}
+        noisy = [f for c in NOISES for f in fired[c]]
+        wakes = [f[0] for c in conditions for f in fired[c] if f]
+        waited = sum(not passed_directly for _index, passed_directly in wakes)
+        false = run.accepted(negative_key, stream, negative_scores, configured[0], direct_score, True)
+        print(f"| {direct_score:.2f} | {100 * sum(map(bool, fired['clean'])) / total:.1f} % | "
+              f"{100 * sum(map(bool, noisy)) / len(noisy):.1f} % | {len(false)} in {stream_s / 60:.0f} min | "
+              f"{waited}/{len(wakes)} |")
     rejected = [f"{name} / {condition}: {text!r}" for key, name, condition, _a, _s in recorded
                 if condition != "clean" for text in run.misses(key)]
     print(f"Wake clips in noise the verifier rejected ({len(rejected)} candidates): " + "; ".join(rejected))

@@ -87,8 +87,12 @@ class _Candidate:
     detection: Detection
     peak: float
     frames: list[np.ndarray] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # the wake word's score on each kept frame
+    before: list[np.ndarray] = field(default_factory=list)  # the verifier's window up to the candidate
     frames_since_peak: int = 0
     verdict: concurrent.futures.Future | None = None
+    frames_when_submitted: int = 0  # kept frames when the verifier was given its window
+    peak_when_submitted: float = 0.0
 
 
 class ListeningPipeline:
@@ -152,7 +156,7 @@ class ListeningPipeline:
             return self._follow_candidate(frame)
         if detection is not None and not self.speaking and self._request is None:
             if self.verifier is not None and not (self.direct_pass and detection.score >= self.wake.threshold):
-                self._candidate = _Candidate(detection, detection.score)
+                self._candidate = _Candidate(detection, detection.score, before=list(self._recent))
                 return events
             events.append(WakeWordHeard(detection.wake_word, detection.score, self.now_s))
             events.append(self.listen_now("wake"))
@@ -184,6 +188,7 @@ class ListeningPipeline:
         assert candidate is not None and self.wake is not None and self.verifier is not None
         candidate.frames.append(frame)
         score = self.wake.last_scores.get(candidate.detection.wake_word, 0.0)
+        candidate.scores.append(score)
         if score > candidate.peak:
             candidate.peak, candidate.frames_since_peak = score, 0
         else:
@@ -193,10 +198,52 @@ class ListeningPipeline:
         if candidate.verdict is None:
             if not ready_to_verify(len(candidate.frames) * FRAME_S, candidate.frames_since_peak * FRAME_S):
                 return []
-            candidate.verdict = self.verifier.submit(np.concatenate(self._recent), candidate.detection.wake_word)
-            if self.on_wake_verdict is not None:
-                candidate.verdict.add_done_callback(lambda _future: self.on_wake_verdict())
+            self._submit(candidate)
         return self.poll_wake()
+
+    def _submit(self, candidate: _Candidate, window: list[np.ndarray] | None = None) -> None:
+        """Give the verifier its window (the last VERIFY_WINDOW_S of audio unless given); the verdict
+        comes on its thread."""
+        assert self.verifier is not None
+        candidate.frames_when_submitted, candidate.peak_when_submitted = len(candidate.frames), candidate.peak
+        audio = np.concatenate(self._recent if window is None else window)
+        candidate.verdict = self.verifier.submit(audio, candidate.detection.wake_word)
+        if self.on_wake_verdict is not None:
+            candidate.verdict.add_done_callback(lambda _future: self.on_wake_verdict())
+
+    def _rise_while_verifying(self, candidate: _Candidate) -> list[Event] | None:
+        """After a rejection: a candidate of its own in the audio kept while the verifier heard the
+        earlier window, if the score rose above where it was then (a noise burst or "hey Travis"
+        proposed first, and the wake word said while Whisper was still at it, which a slow machine
+        makes likelier). It starts where that rise crossed the candidate threshold, keeps the audio
+        since, and is verified on the window it would have had live; None when there is no such rise."""
+        scores = candidate.scores
+        after = scores[candidate.frames_when_submitted:]
+        if not after or max(after) <= candidate.peak_when_submitted:
+            return None
+        top = candidate.frames_when_submitted + int(np.argmax(after))
+        start = top
+        while start > candidate.frames_when_submitted and scores[start - 1] >= self.candidate_threshold:
+            start -= 1
+        heard = candidate.before + candidate.frames  # every frame up to now, the candidate frame at len(before) - 1
+        at = len(candidate.before) + start  # the later candidate's frame in heard
+        detection = Detection(wake_word=candidate.detection.wake_word, score=scores[start],
+                              at_s=candidate.detection.at_s + (start + 1) * FRAME_S)
+        later = _Candidate(detection, peak=scores[start], frames=candidate.frames[start + 1:],
+                           scores=scores[start + 1:], before=heard[max(0, at + 1 - VERIFY_WINDOW_FRAMES):at + 1])
+        self._candidate = later
+        # Follow it frame by frame as _follow_candidate would have: verified where it would have been.
+        for index, score in enumerate(later.scores):
+            if score > later.peak:
+                later.peak, later.frames_since_peak = score, 0
+            else:
+                later.frames_since_peak += 1
+            if ready_to_verify((index + 1) * FRAME_S, later.frames_since_peak * FRAME_S):
+                end = at + 1 + index  # that frame in heard
+                self._submit(later, heard[max(0, end + 1 - VERIFY_WINDOW_FRAMES):end + 1])
+                later.frames_when_submitted = index + 1
+                return self.poll_wake()
+        return []  # not over yet: _follow_candidate goes on with it
 
     def poll_wake(self) -> list[Event]:
         """Act on the verifier's verdict if it is in: the events, [] while there is none.
@@ -218,7 +265,10 @@ class ListeningPipeline:
         if verdict.accepted:
             return self._confirm(candidate, f"verifier heard {verdict.text!r}")
         _LOGGER.info("Wake-word candidate %s (score %.2f) rejected: the verifier heard %r",
-                     candidate.detection.wake_word, candidate.peak, verdict.text)
+                     candidate.detection.wake_word, candidate.peak_when_submitted, verdict.text)
+        events = self._rise_while_verifying(candidate)
+        if events is not None:
+            return events
         self._candidate = None
         self._second_chance_until_s = candidate.detection.at_s + REFRACTORY_S
         if self.wake is not None:
@@ -318,14 +368,13 @@ class ListeningPipeline:
         """The audio ended (end of a file): wait for the verdict on a wake word being verified.
 
         Blocks for the verifier, so only for files, before end_of_input()."""
-        candidate = self._candidate
-        if candidate is None:
-            return []
-        if candidate.verdict is None:
-            assert self.verifier is not None
-            candidate.verdict = self.verifier.submit(np.concatenate(self._recent), candidate.detection.wake_word)
-        concurrent.futures.wait([candidate.verdict])
-        return self._settle(candidate)
+        events: list[Event] = []
+        while (candidate := self._candidate) is not None:  # a rejection can leave a later candidate
+            if candidate.verdict is None:
+                self._submit(candidate)
+            concurrent.futures.wait([candidate.verdict])
+            events += self._settle(candidate)
+        return events
 
     def end_of_input(self) -> ListeningStopped | None:
         """The audio ended (end of a file): transcribe what was said, if anything."""
