@@ -255,6 +255,8 @@ class DialogueService(Service):
         except SentenceError as err:
             self.report_error(f"custom sentences not loaded, the previous ones stay: {err}")
             return
+        if self.conversation is not None:  # a colour the user's sentences add answers "set it to what?" too
+            self.conversation.light_colors = self.model.list_values("color")
         await self._write_vocabulary()
         release_freed_memory()
         _LOGGER.info("Dialogue model reloaded")

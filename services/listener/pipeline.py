@@ -91,8 +91,15 @@ class _Candidate:
     before: list[np.ndarray] = field(default_factory=list)  # the verifier's window up to the candidate
     frames_since_peak: int = 0
     verdict: concurrent.futures.Future | None = None
-    frames_when_submitted: int = 0  # kept frames when the verifier was given its window
+    frames_when_submitted: int = 0  # kept frames the verifier's window reached
     peak_when_submitted: float = 0.0
+
+    def follow(self, score: float) -> None:
+        """One more frame's score: the peak so far, and how long since it."""
+        if score > self.peak:
+            self.peak, self.frames_since_peak = score, 0
+        else:
+            self.frames_since_peak += 1
 
 
 class ListeningPipeline:
@@ -189,10 +196,7 @@ class ListeningPipeline:
         candidate.frames.append(frame)
         score = self.wake.last_scores.get(candidate.detection.wake_word, 0.0)
         candidate.scores.append(score)
-        if score > candidate.peak:
-            candidate.peak, candidate.frames_since_peak = score, 0
-        else:
-            candidate.frames_since_peak += 1
+        candidate.follow(score)
         if self.direct_pass and candidate.peak >= self.wake.threshold:
             return self._confirm(candidate, "score", from_now=True)  # sure enough on its own, verdict or not
         if candidate.verdict is None:
@@ -201,13 +205,14 @@ class ListeningPipeline:
             self._submit(candidate)
         return self.poll_wake()
 
-    def _submit(self, candidate: _Candidate, window: list[np.ndarray] | None = None) -> None:
-        """Give the verifier its window (the last VERIFY_WINDOW_S of audio unless given); the verdict
-        comes on its thread."""
+    def _submit(self, candidate: _Candidate, upto: int | None = None) -> None:
+        """Give the verifier the VERIFY_WINDOW_S of audio that ends with the candidate's first ``upto``
+        kept frames (all of them: the audio just heard); the verdict comes on its thread."""
         assert self.verifier is not None
-        candidate.frames_when_submitted, candidate.peak_when_submitted = len(candidate.frames), candidate.peak
-        audio = np.concatenate(self._recent if window is None else window)
-        candidate.verdict = self.verifier.submit(audio, candidate.detection.wake_word)
+        upto = len(candidate.frames) if upto is None else upto
+        candidate.frames_when_submitted, candidate.peak_when_submitted = upto, candidate.peak
+        window = (candidate.before + candidate.frames[:upto])[-VERIFY_WINDOW_FRAMES:]
+        candidate.verdict = self.verifier.submit(np.concatenate(window), candidate.detection.wake_word)
         if self.on_wake_verdict is not None:
             candidate.verdict.add_done_callback(lambda _future: self.on_wake_verdict())
 
@@ -225,23 +230,17 @@ class ListeningPipeline:
         start = top
         while start > candidate.frames_when_submitted and scores[start - 1] >= self.candidate_threshold:
             start -= 1
-        heard = candidate.before + candidate.frames  # every frame up to now, the candidate frame at len(before) - 1
-        at = len(candidate.before) + start  # the later candidate's frame in heard
         detection = Detection(wake_word=candidate.detection.wake_word, score=scores[start],
                               at_s=candidate.detection.at_s + (start + 1) * FRAME_S)
+        before = (candidate.before + candidate.frames[:start + 1])[-VERIFY_WINDOW_FRAMES:]
         later = _Candidate(detection, peak=scores[start], frames=candidate.frames[start + 1:],
-                           scores=scores[start + 1:], before=heard[max(0, at + 1 - VERIFY_WINDOW_FRAMES):at + 1])
+                           scores=scores[start + 1:], before=before)
         self._candidate = later
         # Follow it frame by frame as _follow_candidate would have: verified where it would have been.
         for index, score in enumerate(later.scores):
-            if score > later.peak:
-                later.peak, later.frames_since_peak = score, 0
-            else:
-                later.frames_since_peak += 1
+            later.follow(score)
             if ready_to_verify((index + 1) * FRAME_S, later.frames_since_peak * FRAME_S):
-                end = at + 1 + index  # that frame in heard
-                self._submit(later, heard[max(0, end + 1 - VERIFY_WINDOW_FRAMES):end + 1])
-                later.frames_when_submitted = index + 1
+                self._submit(later, upto=index + 1)
                 return self.poll_wake()
         return []  # not over yet: _follow_candidate goes on with it
 
