@@ -201,9 +201,11 @@ def test_vocabulary_is_written_and_sighup_reloads_custom_sentences(dialogue, pro
     assert len(phrases) > 100 and any("timer" in p for p in phrases)
     sentences = tmp_path / "sentences"
     sentences.mkdir(exist_ok=True)
+    # The user's own intent, and Home Assistant's colours with one more.
     (sentences / "garden.yaml").write_text(
         "language: en\nintents:\n  WaterTheGarden:\n    data:\n      - sentences:\n"
-        "          - \"water the (garden|lawn) please\"\n")
+        "          - \"water the (garden|lawn) please\"\n"
+        "lists:\n  color:\n    values: [white, red, orange, yellow, green, blue, purple, pink, coral]\n")
     before = vocabulary.stat().st_mtime_ns
     os.kill(dialogue.process.pid, signal.SIGHUP)
     deadline = time.monotonic() + 180
@@ -219,6 +221,14 @@ def test_vocabulary_is_written_and_sighup_reloads_custom_sentences(dialogue, pro
     command = probe.wait_for(HomeCommand)
     assert command.intent == "WaterTheGarden"
     assert re.search("can.t reach|isn.t answering", probe.wait_for(Say).text)
+    # The colour the user added answers "set it to what?" (the colours are taken anew on reload).
+    question = ask(probe, "set the color of the kitchen light")
+    assert question.expect_reply and "kitchen light" in question.text.lower(), question
+    probe.drain()
+    probe.publish(TranscriptReady(text="coral", follow_up=True))
+    command = probe.wait_for(HomeCommand)
+    assert command.intent == "HassLightSet" and command.entity_ids == ["light.kitchen"]
+    assert command.data.get("color") == "coral", command.data
 
 
 def test_timers_and_memory_survive_kill_9(broker, probe, tmp_path):
