@@ -84,6 +84,15 @@ def test_vocabulary_corrects_only_words_it_lacks_and_only_close_ones() -> None:
     assert vocabulary.correct_words(["pose", "the", "tv"]) == ["pose", "the", "tv"]
 
 
+def test_vocabulary_keeps_one_thing_or_many_as_heard() -> None:
+    # "favourite" is known, "favorites" is not: the shopping item is still the favorites, not one
+    # favourite; a near miss with its "s" still snaps to the known word with one.
+    vocabulary = PhoneticVocabulary(["add tom's favourite tea to my list", "turn on the kitchen lights"])
+    assert vocabulary.correct_words(["add", "favorites"]) == ["add", "favorites"]
+    assert vocabulary.correct_words(["the", "kitchen", "lites"]) == ["the", "kitchen", "lights"]
+    assert vocabulary.correct_words(["my", "favorite"]) == ["my", "favourite"]
+
+
 def test_vocabulary_joins_a_word_heard_as_two() -> None:
     vocabulary = PhoneticVocabulary(DEVICE_PHRASES)
     assert vocabulary.correct_words(["turn", "on", "the", "bed", "room", "lamp"]) == \

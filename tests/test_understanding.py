@@ -474,6 +474,17 @@ def test_a_timer_is_named_without_its_article(model: DialogueModel, text: str, i
     assert (result.intent, result.slots) == (intent, slots)
 
 
+@pytest.mark.parametrize(("text", "state"), [
+    ("who is at home", "home"),
+    ("who is it home", "home"),  # Whisper's "it" for "at": who is home, not at a zone "it home"
+    ("who is in the office", "office"),
+    ("who is away", "away"),
+])
+def test_the_place_asked_about_is_where_people_are(model: DialogueModel, text: str, state: str) -> None:
+    result = model.understand(text)
+    assert (result.intent, result.slots) == ("HassGetState", {"domain": "person", "state": state})
+
+
 @pytest.mark.parametrize("text", ["turn off all the lights except the kitchen",
                                   "turn on every light apart from the bedroom lamp"])
 def test_a_request_that_leaves_something_out_is_not_done_the_wrong_way_round(model: DialogueModel,

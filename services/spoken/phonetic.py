@@ -144,6 +144,10 @@ class PhoneticVocabulary:
         best, best_score = None, 0.0
         for _, _, index in shortlist:
             candidate = self._choices[index]
+            if word.endswith("s") != candidate.endswith("s"):
+                # One thing or many is what was said ("tom's favorites" is not "tom's favourite"), and
+                # a word heard with its "s" is rarely misheard from one without: no snapping across.
+                continue
             score = sounds_like(word, candidate)
             if score > best_score:
                 best, best_score = candidate, score

@@ -292,6 +292,8 @@ class DialogueModel:
             confidence = round(confidence, 3)
         if intent is not None and "Timer" in intent and isinstance(slots.get("name"), str):
             slots = _with_timer_name(slots)  # matched by a template or filled by the neural model alike
+        if intent == "HassGetState" and slots.get("domain") == "person" and isinstance(slots.get("state"), str):
+            slots = _with_zone_name(slots)
         declined = _declined(intent, text) if intent is not None else ""
         if declined:
             intent, slots, confidence, exact_template = None, {}, 0.0, False
@@ -656,11 +658,30 @@ _TIMER_NAME_LEADING_WORDS = frozenset("the a an my your our this that name named
 def _with_timer_name(slots: dict[str, Any]) -> dict[str, Any]:
     """The slots with the timer's name without its leading article or naming word (none left: no
     name, as in "pause your timer")."""
-    words = slots["name"].split()
-    while words and words[0].lower() in _TIMER_NAME_LEADING_WORDS:
+    return _without_leading_words(slots, "name", _TIMER_NAME_LEADING_WORDS)
+
+
+# Words a place a person is at (a zone, "who is at home") does not start with. Home Assistant's
+# "who is [in|at] [the] {zone}" takes any words as the zone, and Whisper often hears "at" as "it":
+# "who is it home" asks who is home, not who is at a zone called "it home".
+_ZONE_LEADING_WORDS = frozenset("the a an it at in".split())
+
+
+def _with_zone_name(slots: dict[str, Any]) -> dict[str, Any]:
+    """The slots with the zone asked about (a person's state) without a leading small word (kept
+    as heard when nothing else is left: "who is it")."""
+    stripped = _without_leading_words(slots, "state", _ZONE_LEADING_WORDS)
+    return stripped if "state" in stripped else slots
+
+
+def _without_leading_words(slots: dict[str, Any], slot: str, leading: frozenset[str]) -> dict[str, Any]:
+    """The slots with ``slot``'s text value stripped of its leading ``leading`` words; with none
+    left, without the slot."""
+    words = slots[slot].split()
+    while words and words[0].lower() in leading:
         words.pop(0)
-    rest = {key: value for key, value in slots.items() if key != "name"}
-    return rest | {"name": " ".join(words)} if words else rest
+    rest = {key: value for key, value in slots.items() if key != slot}
+    return rest | {slot: " ".join(words)} if words else rest
 
 
 def _slot_lists(sentences: SentenceSet, home: Home) -> dict[str, Any]:
