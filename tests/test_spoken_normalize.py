@@ -131,8 +131,10 @@ def test_worth_acting_on_asks_when_the_words_are_doubtful() -> None:
     assert not worth_acting_on(Signs(heard_confidence=0.45, template_matched=True))
     # A command the grammar wrote is one by construction: less of a sign than one heard freely, and
     # less again when what was heard had more words than the command ("thank you for the effort" -> "thanks").
-    assert worth_acting_on(Signs(heard_confidence=0.45, made_by_grammar=True, template_matched=True))
-    assert not worth_acting_on(Signs(heard_confidence=0.45, made_by_grammar=True, template_matched=True,
+    assert worth_acting_on(Signs(heard_confidence=0.7, made_by_grammar=True, template_matched=True))
+    assert not worth_acting_on(Signs(heard_confidence=0.7, template_matched=True))
+    assert not worth_acting_on(Signs(heard_confidence=0.45, made_by_grammar=True, template_matched=True))
+    assert not worth_acting_on(Signs(heard_confidence=0.7, made_by_grammar=True, template_matched=True,
                                      words_left_out=3))
 
 
