@@ -40,6 +40,7 @@ ENTITIES = [
     {"entity_id": "light.bedroom", "name": "Bedroom light", "area": "Bedroom", "domain": "light"},
     {"entity_id": "lock.front_door", "name": "Front door", "area": "Hallway", "domain": "lock"},
     {"entity_id": "cover.garage", "name": "Garage door", "area": "Garage", "domain": "cover"},
+    {"entity_id": "climate.hallway", "name": "Thermostat", "area": "Hallway", "domain": "climate"},
 ]
 AREAS = ["Kitchen", "Bedroom", "Hallway", "Garage"]
 # Thursday 26 November 2026, 06:59:50 UTC: ten seconds before a 7 AM alarm.
@@ -1034,6 +1035,25 @@ def test_clear_or_typed_commands_act_at_once(talk_in, text, heard):
         reply = await talk.say(text, heard=heard)
         assert not talk.last.expect_reply, reply
         assert talk.sent(HomeCommand)[-1].entity_ids == ["light.kitchen"], reply
+
+    talk_in(scenario)
+
+
+@pytest.mark.parametrize("heard_text,degrees,asked", [
+    ("Set the thermostat to 1.5 degrees.", 1.5, True),  # "twenty point five" misheard: no one heats to 1.5
+    ("Set the thermostat to 21 degrees.", 21, False),
+    ("Set the thermostat to 68 degrees.", 68, False),  # Fahrenheit
+])
+def test_a_thermostat_setting_no_one_would_ask_for_is_read_back(talk_in, heard_text, degrees, asked):
+    async def scenario(talk: Talk) -> None:
+        reply = await talk.say(heard_text, heard=CLEAR_S)
+        assert talk.last.expect_reply == asked, reply
+        if asked:
+            assert has(reply, "did you", "1.5") and not talk.sent(HomeCommand), reply
+            reply = await talk.say("yes", follow_up=True, heard=CLEAR_S)
+        assert talk.sent(HomeCommand), (reply, talk.published)
+        (command,) = talk.sent(HomeCommand)
+        assert command.intent == "HassClimateSetTemperature" and command.data.get("temperature") == degrees
 
     talk_in(scenario)
 

@@ -124,7 +124,25 @@ def heard_clearly(pick: Pick, readings: Sequence[Reading], vocabulary: PhoneticV
     its first reading, how close a reading meaning something else came, whether the words are
     exactly one of the device's commands (the grammar), whether a template matched, and how many
     words of a neural guess the device has never seen."""
-    return worth_acting_on(heard_signs(pick, readings, vocabulary, grammar))
+    return (worth_acting_on(heard_signs(pick, readings, vocabulary, grammar))
+            and not implausible_setpoint(pick.understanding.intent, pick.understanding.slots))
+
+
+# Home Assistant's default limits of a thermostat's setpoint (climate DEFAULT_MIN_TEMP/MAX_TEMP: 7-35
+# degrees Celsius, 45-95 Fahrenheit). Heard outside both, the number was most likely misheard
+# ("twenty point five" as "1.5"): she asks before setting the heating to it.
+SETPOINT_RANGES = ((7.0, 35.0), (45.0, 95.0))
+
+
+def implausible_setpoint(intent: str | None, slots: dict) -> bool:
+    """Whether a thermostat is to be set to a temperature no thermostat is set to."""
+    if intent != "HassClimateSetTemperature":
+        return False
+    try:
+        degrees = float(slots.get("temperature"))
+    except (TypeError, ValueError):
+        return False  # none said: she asks for it anyway
+    return not any(low <= degrees <= high for low, high in SETPOINT_RANGES)
 
 
 def write_vocabulary(path: Path, phrases: list[str]) -> None:
