@@ -123,7 +123,8 @@ def heard_clearly(pick: Pick, readings: Sequence[Reading], vocabulary: PhoneticV
     on without asking first: services/spoken/confidence.py weighs how sure the recogniser was of
     its first reading, how close a reading meaning something else came, whether the words are
     exactly one of the device's commands (the grammar), whether a template matched, and how many
-    words of a neural guess the device has never seen."""
+    words of a neural guess the device has never seen. A thermostat setting no one asks for is
+    asked about however clearly it was heard."""
     return (worth_acting_on(heard_signs(pick, readings, vocabulary, grammar))
             and not implausible_setpoint(pick.understanding.intent, pick.understanding.slots))
 
