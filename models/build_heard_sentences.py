@@ -139,10 +139,15 @@ def _noise(kind: str) -> np.ndarray:
 
 def clip_audio(text: str, voice: Voice, noise: str | None, snr_db: float, seed: int) -> np.ndarray:
     """The sentence as a microphone hears it: int16, padded, with noise at the SNR (or clean)."""
+    return spoken_clip(text, voice, _noise(noise) if noise else None, snr_db, seed)
+
+
+def spoken_clip(text: str, voice: Voice, bed: np.ndarray | None, snr_db: float, seed: int) -> np.ndarray:
+    """clip_audio with a noise bed of the caller's (None: clean)."""
     rng = np.random.default_rng(seed)
     speech = _level(_trim(_synthesize(text, voice)), SPEECH_RMS_DBFS)
     lead, trail = (np.zeros(int(rng.uniform(*PAD_S) * SAMPLE_RATE), np.float32) for _ in range(2))
-    return with_noise(np.concatenate([lead, speech, trail]), speech, _noise(noise) if noise else None, snr_db, rng)
+    return with_noise(np.concatenate([lead, speech, trail]), speech, bed, snr_db, rng)
 
 
 def with_noise(audio: np.ndarray, speech: np.ndarray, bed: np.ndarray | None, snr_db: float,
