@@ -48,6 +48,13 @@ other speech accepted by the check, the 512 clips 82.2 % as she acts, wrong acti
 draws batches at random on the CPU: a re-run makes a decoder of the same recipe, not the same
 bytes; copy its npz over the shipped one and record the new sha256s in models/manifest.toml (the
 built model's under [built]).
+
+Round 2 (2026-12-08, shipped): from the round-1 decoder above, ``clips --round 2 --count 5000``
+(another sentence seed, 75 % of the clips in fan, television, radio, dishwasher or chatter noise at
+2-16 dB; ~36 min, then the wake clips with round 2's near misses, ~9 min) and ``train --count 5000
+--start-from <round 1's npz> --epochs 1 --learning-rate 1.5e-5`` (4,500 clips and 1,422 wake
+windows learned from, 740 steps, ~21 min). With round 1's near misses alone it wrote "Hey Jarvis."
+for "hey jar" again; with round 2's it does not. Figures: docs/spoken-history.md, 2026-12-08.
 """
 
 from __future__ import annotations
@@ -75,7 +82,13 @@ from services.listener.tuned_whisper import DECODER_FILE, base_model_dir, read_c
 ROUNDS = {
     1: {"sentence_seed": 11, "noises": ("fan", "tv"), "noisy_share": 0.6, "snr_db": (4.0, 18.0)},
     2: {"sentence_seed": 17, "noises": ("fan", "tv", "radio", "dishes", "chatter"), "noisy_share": 0.75,
-        "snr_db": (2.0, 16.0)},
+        "snr_db": (2.0, 16.0),
+        # Going on from round 1 with round 1's near misses only, the decoder wrote "Hey Jarvis." for
+        # "hey jar" again (tests/test_listener_verify.py): more of the phrase cut short or changed
+        # at its end, and more clips of them.
+        "near_misses": {"hey_jarvis": ("Hey Java", "Hey Jaws", "Hey Jarrod", "Hey Jasmine", "Hey Ja", "Hey Jody",
+                                       "Hey Jonas", "Hey Charles")},
+        "near_miss_clips": {"hey_jarvis": 500, "alexa": 60, "hey_mycroft": 60, "hey_rhasspy": 60}},
 }
 SAMPLE_RATE = 16_000  # the listener's and Whisper's
 HOLD_OUT_EVERY = 10
@@ -383,14 +396,14 @@ def _coloured(rng: np.random.Generator, colour: str, n: int) -> np.ndarray:
     return noise / np.std(noise)
 
 
-def _near_misses(wake_word: str) -> list[str]:
-    """NEAR_MISSES of a wake word that the verifier would not take for it (says_wake_phrase)."""
+def _near_misses(wake_word: str, more: tuple = ()) -> list[str]:
+    """NEAR_MISSES of a wake word (and a round's more) that the verifier would not take for it (says_wake_phrase)."""
     from services.listener.verify import says_wake_phrase, wake_phrase
 
-    return [text for text in NEAR_MISSES[wake_word] if not says_wake_phrase(text, wake_phrase(wake_word))]
+    return [text for text in NEAR_MISSES[wake_word] + more if not says_wake_phrase(text, wake_phrase(wake_word))]
 
 
-def make_wake_clips(out: Path, stt) -> dict:
+def make_wake_clips(out: Path, stt, recipe: dict = ROUNDS[1]) -> dict:
     """WAKE_CLIPS windows of each wake phrase, then NEAR_MISS_CLIPS of phrases near it, encoded as
     the verifier's transcribe() encodes them. Each is heard under its wake word's prompt in training."""
     from services.listener.verify import wake_phrase
@@ -410,8 +423,8 @@ def make_wake_clips(out: Path, stt) -> dict:
         jobs.append(plan(wake_phrase(wake_word), index))
         labels.append((wake_word, phrases[wake_word], False))
     # The near misses come after, from the same random sequence: the wake phrases' clips stay as they were.
-    for wake_word, count in NEAR_MISS_CLIPS.items():
-        near = _near_misses(wake_word)
+    for wake_word, count in recipe.get("near_miss_clips", NEAR_MISS_CLIPS).items():
+        near = _near_misses(wake_word, recipe.get("near_misses", {}).get(wake_word, ()))
         for n in range(count):
             text = near[n % len(near)]
             if rng.random() < 0.3:
@@ -486,7 +499,7 @@ def make_clips(out: Path, count: int, round_: int = 1) -> None:
     (out / "encoded.npy.partial").replace(out / "encoded.npy")
     fan, rng = _noise("fan"), np.random.default_rng(QUIET_SEED)
     np.save(out / "quiet.npy", np.stack([encoding(_quiet_clip(rng, i, fan)) for i in range(QUIET_CLIPS)]).astype(np.float16))
-    wake = make_wake_clips(out, stt)
+    wake = make_wake_clips(out, stt, recipe)
     (out / "clips.json").write_text(json.dumps({"prompt": stt._prompt_tokens, "clips": meta, "wake": wake}))
 
 
