@@ -125,10 +125,16 @@ NOISES = {"fan": _fan, "tv": _tv}
 
 
 def _noise(kind: str) -> np.ndarray:
-    path = heard_cache() / f"noise-{kind}-{_hash(FORMAT, kind, NOISE_S, TV_LINES, TV_VOICES)}.npy"
+    return cached_noise(kind, NOISES[kind], {"fan": 11, "tv": 23}[kind], TV_LINES, TV_VOICES)
+
+
+def cached_noise(kind: str, make, seed: int, *made_from: object) -> np.ndarray:
+    """NOISE_S of the noise ``make(rng, seconds)`` makes, unit RMS, float32; kept on disk under a
+    hash of what it is made from (lines, voices), so a change to them makes it again."""
+    path = heard_cache() / f"noise-{kind}-{_hash(FORMAT, kind, NOISE_S, *made_from)}.npy"
     if path.exists():
         return np.load(path)
-    track = NOISES[kind](np.random.default_rng({"fan": 11, "tv": 23}[kind]), NOISE_S)
+    track = make(np.random.default_rng(seed), NOISE_S)
     track = (track / np.sqrt(np.mean(track ** 2))).astype(np.float32)
     np.save(path, track)
     return track
